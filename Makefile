@@ -1,0 +1,84 @@
+# picklewall — see README.md.  `make` builds build/picklewall; `make test`
+# builds and runs every test (also under ASan+UBSan); `make fuzz` and
+# `make bench` run the long jobs.
+
+CC      ?= cc
+CLANG   ?= clang
+PYTHON  ?= /usr/bin/python3
+CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iproxy
+LDLIBS_PW  = -lcrypto
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+B = build
+PROXY_SRC = $(sort $(wildcard proxy/*.c))
+LIB_SRC   = $(filter-out proxy/main.c,$(PROXY_SRC))
+HDRS      = $(wildcard proxy/*.h) tests/unit/unit.h
+UNIT_SRC  = $(sort $(wildcard tests/unit/*.c))
+FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+
+.PHONY: all test unit unit-asan fuzz-corpus soundness fuzz bench run clean deps certs
+
+all: $(B)/picklewall
+
+# ---- normal build -------------------------------------------------------
+$(B)/obj/%.o: proxy/%.c $(HDRS) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/libpw.a: $(patsubst proxy/%.c,$(B)/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(B)/picklewall: $(B)/obj/main.o $(B)/libpw.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_PW)
+$(B)/test_unit: $(UNIT_SRC) $(B)/libpw.a $(HDRS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(B)/libpw.a $(LDLIBS_PW) $(CHECK_LIBS)
+
+# ---- ASan + UBSan build -------------------------------------------------
+$(B)/asan/obj/%.o: proxy/%.c $(HDRS) | $(B)/asan/obj
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
+$(B)/asan/libpw.a: $(patsubst proxy/%.c,$(B)/asan/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(B)/asan/picklewall: $(B)/asan/obj/main.o $(B)/asan/libpw.a
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_PW)
+$(B)/asan/test_unit: $(UNIT_SRC) $(B)/asan/libpw.a $(HDRS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $(UNIT_SRC) $(B)/asan/libpw.a $(LDLIBS_PW) $(CHECK_LIBS)
+
+# ---- libFuzzer harnesses (clang) ----------------------------------------
+$(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(B)/fuzz
+	$(CLANG) $(CSTD) $(WARN) -O1 -g -Iproxy -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LDLIBS_PW)
+
+$(B)/obj $(B)/asan/obj $(B)/fuzz:
+	mkdir -p $@
+
+# ---- tests --------------------------------------------------------------
+# The soundness suite runs last: its "N passed, M failed" line closes the run.
+test: all unit unit-asan fuzz-corpus soundness
+
+unit: $(B)/test_unit
+	CK_FORK=yes $(B)/test_unit
+unit-asan: $(B)/asan/test_unit
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 $(B)/asan/test_unit
+fuzz-corpus: $(FUZZ_BINS)
+	@set -e; for h in $(FUZZ_BINS); do n=$$(basename $$h); \
+	  echo "fuzz corpus: $$n"; \
+	  $$h -runs=0 fuzz/corpus/$$n >$(B)/fuzz/$$n.log 2>&1 || { tail -40 $(B)/fuzz/$$n.log; exit 1; }; \
+	  grep -E 'Done|INFO: seed corpus' $(B)/fuzz/$$n.log | tail -1; done
+soundness: $(B)/asan/picklewall
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/soundness/run.py --binary $(B)/asan/picklewall
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for h in $(FUZZ_BINS); do n=$$(basename $$h); mkdir -p $(B)/fuzz/corpus-$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$n fuzz/corpus/$$n; done
+
+bench: $(B)/picklewall
+	$(MAKE) -f bench/bench.mk bench
+
+run: all
+	@$(PYTHON) tests/demo/scan_demo.py $(B)/picklewall
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,196 @@
+#ifndef PVM_H
+#define PVM_H
+
+/*
+ * pvm: an abstract interpreter of the pickle virtual machine.
+ *
+ * It reads the opcode stream of one pickle at a time exactly as CPython's C
+ * unpickler (Modules/_pickle.c, Python 3.11) would, without executing
+ * anything, and records every import (find_class) and every call the real
+ * unpickler would make.  It is fed bytes as they arrive and never re-reads
+ * them: a message delivered one byte at a time costs the same total work as
+ * one delivered whole.
+ *
+ * Memory: all state lives in one struct pvm; the report is valid until the
+ * next pvm_begin() or pvm_free().  Memory grows with the message (and, with
+ * a persistent memo, with the stream) and is bounded by the limits.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pw_error.h"
+
+/* Limits on one message; a zero field takes the documented default. */
+struct pvm_limits {
+	uint64_t max_message_bytes;	/* default 64 MiB */
+	uint64_t max_opcodes;		/* default: no bound beyond bytes */
+	uint64_t max_stack_depth;	/* default 1/2 of max_message_bytes */
+	uint64_t max_memo_entries;	/* default 4 Mi; bounds the index too */
+	uint64_t max_nesting;		/* MARK / container depth, default 1000 */
+	uint64_t max_analysis_bytes;	/* our own memory, default 8 x msg */
+};
+
+#define PVM_DEFAULT_MAX_MESSAGE_BYTES	(64ULL << 20)
+#define PVM_DEFAULT_MAX_MEMO_ENTRIES	(4ULL << 20)
+#define PVM_DEFAULT_MAX_NESTING		1000ULL
+
+/*
+ * How the server reads a stream.  PER_MESSAGE: a fresh unpickler per
+ * message (pickle.loads).  PERSISTENT: one Unpickler reads the stream in a
+ * loop, so the memo survives from one pickle to the next.
+ */
+enum pvm_memo_model {
+	PVM_MEMO_PER_MESSAGE,
+	PVM_MEMO_PERSISTENT,
+};
+
+/* A byte string owned by the pvm: UTF-8 (surrogates as 3-byte WTF-8). */
+struct pvm_str {
+	const char *ptr;
+	size_t len;
+};
+
+/* Strings that stand for values only known at run time. */
+#define PVM_UNKNOWN_NAME "*"
+
+struct pvm_import {
+	uint8_t op;		/* opcode byte: GLOBAL, STACK_GLOBAL, INST, EXTn */
+	uint8_t protocol;	/* protocol in force at the import */
+	uint64_t pos;		/* offset of the opcode in the message */
+	struct pvm_str module;	/* after _compat_pickle mapping; "*" unknown */
+	struct pvm_str name;	/* qualname after mapping; "*" unknown */
+	bool remapped;		/* raw_* differ from module/name */
+	struct pvm_str raw_module; /* as find_class receives them */
+	struct pvm_str raw_name;
+	bool dotted;		/* protocol >= 4: name is an attribute walk */
+	int64_t ext_code;	/* EXT1/2/4 code, 0 for other opcodes */
+};
+
+struct pvm_call {
+	uint8_t op;		/* REDUCE, NEWOBJ, BUILD, APPENDS, PERSID, ... */
+	uint64_t pos;
+	struct pvm_str callable; /* "module.qualname[.method]"; ptr NULL: unknown */
+	const char *why;	/* static text saying why callable is unknown */
+};
+
+struct pvm_reason {
+	enum pw_code code;
+	uint64_t pos;
+	const char *detail;	/* owned by the pvm */
+};
+
+struct pvm_report {
+	uint64_t length;	/* bytes of this message consumed so far */
+	uint64_t opcodes;
+	int protocol;		/* last PROTO argument, 0 if none */
+	bool complete;		/* STOP was executed */
+	bool failed;		/* a fatal reason ended the analysis */
+	size_t n_imports, n_calls, n_reasons;
+	const struct pvm_import *imports;
+	const struct pvm_call *calls;
+	const struct pvm_reason *reasons;
+};
+
+enum pvm_status {
+	PVM_NEED_MORE,		/* all input consumed; the pickle continues */
+	PVM_DONE,		/* STOP executed */
+	PVM_FAILED,		/* analysis ended on a fatal reason */
+};
+
+struct pvm;
+
+/**
+ * pvm_new(limits, model):
+ * Create an analyzer with ${limits} (NULL: all defaults) and memo ${model}.
+ * Returns NULL on allocation failure.  The caller frees it with pvm_free().
+ */
+struct pvm *pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model);
+
+/**
+ * pvm_free(vm):
+ * Release ${vm} and everything it owns, including any report.  NULL is a
+ * no-op.
+ */
+void pvm_free(struct pvm *vm);
+
+/**
+ * pvm_begin(vm):
+ * Start a new pickle: reset the stack, marks, protocol and report, as
+ * CPython's load() does.  The memo is cleared too unless ${vm} was created
+ * with PVM_MEMO_PERSISTENT.  After PVM_FAILED a persistent memo is kept as
+ * CPython keeps it (the server may carry on).
+ */
+void pvm_begin(struct pvm *vm);
+
+/**
+ * pvm_feed(vm, buf, len, consumed):
+ * Analyze the next ${len} bytes of the current pickle.  Sets *${consumed}
+ * to the bytes used: all of them for PVM_NEED_MORE, up to and including
+ * STOP for PVM_DONE, up to the failing opcode for PVM_FAILED.  After DONE or
+ * FAILED, further calls return the same status and consume nothing until
+ * pvm_begin().
+ */
+enum pvm_status pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len,
+    size_t *consumed);
+
+/**
+ * pvm_finish(vm):
+ * Tell ${vm} that the current pickle's input has ended.  Returns PVM_DONE
+ * if STOP was executed, otherwise records a "truncated" reason (unless one
+ * is there already) and returns PVM_FAILED.
+ */
+enum pvm_status pvm_finish(struct pvm *vm);
+
+/**
+ * pvm_report(vm):
+ * The findings for the current pickle so far; owned by ${vm} and valid until
+ * the next pvm_feed(), pvm_begin() or pvm_free().
+ */
+const struct pvm_report *pvm_report(const struct pvm *vm);
+
+/* ---- the opcode table, shared by decoding, disassembly and tests ---- */
+
+enum pvm_arg {
+	PVM_ARG_NONE,
+	PVM_ARG_U1, PVM_ARG_U2, PVM_ARG_I4, PVM_ARG_U4, PVM_ARG_U8,
+	PVM_ARG_F8,
+	PVM_ARG_LINE,		/* one '\n'-terminated line */
+	PVM_ARG_LINE2,		/* two lines: module, name */
+	PVM_ARG_DATA1,		/* u1 length + data */
+	PVM_ARG_DATA4,		/* u4 length + data */
+	PVM_ARG_DATA8,		/* u8 length + data */
+	PVM_ARG_LONG1,		/* u1 length + little-endian int */
+	PVM_ARG_LONG4,		/* i4 length + little-endian int */
+};
+
+struct pvm_opinfo {
+	uint8_t code;
+	const char *name;	/* as in pickletools */
+	enum pvm_arg arg;
+	uint8_t protocol;	/* protocol that introduced it */
+};
+
+/**
+ * pvm_opinfo(code):
+ * The table row for opcode byte ${code}, or NULL if CPython rejects it.
+ */
+const struct pvm_opinfo *pvm_opinfo(uint8_t code);
+
+/**
+ * pvm_opinfo_at(i):
+ * Row ${i} of the table in code order, for i in [0, count); NULL past the end.
+ */
+const struct pvm_opinfo *pvm_opinfo_at(size_t i);
+
+/**
+ * pvm_op_length(buf, len, oplen):
+ * Decode the extent of the opcode at the start of ${buf}: on success set
+ * *${oplen} to its total length (opcode, argument and data) and return 0;
+ * return -1 if the opcode is unknown or ${len} bytes do not hold all of it.
+ * For disassembly of bytes already analyzed; it checks no semantics.
+ */
+int pvm_op_length(const uint8_t *buf, size_t len, size_t *oplen);
+
+#endif /* !PVM_H */

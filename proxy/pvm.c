@@ -1,0 +1,2063 @@
+/*
+ * pvm: an abstract interpreter of CPython's C unpickler.
+ *
+ * Reference: Modules/_pickle.c of Python 3.11 (load() and the load_*
+ * functions it dispatches to).  Each handler below names the function it
+ * models; where the two differ on purpose the comment says why.  The model
+ * keeps, for every stack value, what a policy needs: the exact text of
+ * strings, whether a container is a plain list/dict/set (so that
+ * APPENDS/SETITEMS/ADDITEMS on it call no Python code), and for anything
+ * produced by an import or a call, the name that produced it.
+ *
+ * Input is consumed in one pass with an explicit reader state, so that a
+ * pickle split over any number of pvm_feed() calls costs the same as one
+ * fed whole; bulk data (BINBYTES and friends) is skipped without copying.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat_pickle.h"
+#include "pvm.h"
+#include "pvm_text.h"
+
+/* ---- the opcode table ---------------------------------------------- */
+
+#define PICKLE_HIGHEST_PROTOCOL 5
+
+#define OPCODES(X)                                                         \
+	X(MARK,             '(',  NONE,  0)                                \
+	X(STOP,             '.',  NONE,  0)                                \
+	X(POP,              '0',  NONE,  0)                                \
+	X(POP_MARK,         '1',  NONE,  1)                                \
+	X(DUP,              '2',  NONE,  0)                                \
+	X(FLOAT,            'F',  LINE,  0)                                \
+	X(INT,              'I',  LINE,  0)                                \
+	X(BININT,           'J',  I4,    1)                                \
+	X(BININT1,          'K',  U1,    1)                                \
+	X(LONG,             'L',  LINE,  0)                                \
+	X(BININT2,          'M',  U2,    1)                                \
+	X(NONE,             'N',  NONE,  0)                                \
+	X(PERSID,           'P',  LINE,  0)                                \
+	X(BINPERSID,        'Q',  NONE,  1)                                \
+	X(REDUCE,           'R',  NONE,  0)                                \
+	X(STRING,           'S',  LINE,  0)                                \
+	X(BINSTRING,        'T',  DATA4, 1)                                \
+	X(SHORT_BINSTRING,  'U',  DATA1, 1)                                \
+	X(UNICODE,          'V',  LINE,  0)                                \
+	X(BINUNICODE,       'X',  DATA4, 1)                                \
+	X(APPEND,           'a',  NONE,  0)                                \
+	X(BUILD,            'b',  NONE,  0)                                \
+	X(GLOBAL,           'c',  LINE2, 0)                                \
+	X(DICT,             'd',  NONE,  0)                                \
+	X(EMPTY_DICT,       '}',  NONE,  1)                                \
+	X(APPENDS,          'e',  NONE,  1)                                \
+	X(GET,              'g',  LINE,  0)                                \
+	X(BINGET,           'h',  U1,    1)                                \
+	X(INST,             'i',  LINE2, 0)                                \
+	X(LONG_BINGET,      'j',  U4,    1)                                \
+	X(LIST,             'l',  NONE,  0)                                \
+	X(EMPTY_LIST,       ']',  NONE,  1)                                \
+	X(OBJ,              'o',  NONE,  1)                                \
+	X(PUT,              'p',  LINE,  0)                                \
+	X(BINPUT,           'q',  U1,    1)                                \
+	X(LONG_BINPUT,      'r',  U4,    1)                                \
+	X(SETITEM,          's',  NONE,  0)                                \
+	X(TUPLE,            't',  NONE,  0)                                \
+	X(EMPTY_TUPLE,      ')',  NONE,  1)                                \
+	X(SETITEMS,         'u',  NONE,  1)                                \
+	X(BINFLOAT,         'G',  F8,    1)                                \
+	X(PROTO,            0x80, U1,    2)                                \
+	X(NEWOBJ,           0x81, NONE,  2)                                \
+	X(EXT1,             0x82, U1,    2)                                \
+	X(EXT2,             0x83, U2,    2)                                \
+	X(EXT4,             0x84, I4,    2)                                \
+	X(TUPLE1,           0x85, NONE,  2)                                \
+	X(TUPLE2,           0x86, NONE,  2)                                \
+	X(TUPLE3,           0x87, NONE,  2)                                \
+	X(NEWTRUE,          0x88, NONE,  2)                                \
+	X(NEWFALSE,         0x89, NONE,  2)                                \
+	X(LONG1,            0x8a, LONG1, 2)                                \
+	X(LONG4,            0x8b, LONG4, 2)                                \
+	X(BINBYTES,         'B',  DATA4, 3)                                \
+	X(SHORT_BINBYTES,   'C',  DATA1, 3)                                \
+	X(SHORT_BINUNICODE, 0x8c, DATA1, 4)                                \
+	X(BINUNICODE8,      0x8d, DATA8, 4)                                \
+	X(BINBYTES8,        0x8e, DATA8, 4)                                \
+	X(EMPTY_SET,        0x8f, NONE,  4)                                \
+	X(ADDITEMS,         0x90, NONE,  4)                                \
+	X(FROZENSET,        0x91, NONE,  4)                                \
+	X(NEWOBJ_EX,        0x92, NONE,  4)                                \
+	X(STACK_GLOBAL,     0x93, NONE,  4)                                \
+	X(MEMOIZE,          0x94, NONE,  4)                                \
+	X(FRAME,            0x95, U8,    4)                                \
+	X(BYTEARRAY8,       0x96, DATA8, 5)                                \
+	X(NEXT_BUFFER,      0x97, NONE,  5)                                \
+	X(READONLY_BUFFER,  0x98, NONE,  5)
+
+enum opcode {
+#define OP_ENUM(name, code, arg, proto) OP_##name = code,
+	OPCODES(OP_ENUM)
+#undef OP_ENUM
+};
+
+/* Indexed by code byte; a row with a NULL name is an invalid load key. */
+static const struct pvm_opinfo optable[256] = {
+#define OP_ROW(name, code, arg, proto) \
+	[code] = { code, #name, PVM_ARG_##arg, proto },
+	OPCODES(OP_ROW)
+#undef OP_ROW
+};
+
+/**
+ * pvm_opinfo(code):
+ * The table row for opcode byte ${code}, or NULL if CPython rejects it.
+ */
+const struct pvm_opinfo *
+pvm_opinfo(uint8_t code)
+{
+	return optable[code].name != NULL ? &optable[code] : NULL;
+}
+
+/**
+ * pvm_opinfo_at(i):
+ * Row ${i} of the table in code order, for i in [0, count); NULL past the end.
+ */
+const struct pvm_opinfo *
+pvm_opinfo_at(size_t i)
+{
+	size_t code, seen = 0;
+
+	for (code = 0; code < 256; code++) {
+		if (optable[code].name == NULL)
+			continue;
+		if (seen++ == i)
+			return &optable[code];
+	}
+	return NULL;
+}
+
+static uint64_t
+le_uint(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+static size_t
+fixed_arg_bytes(enum pvm_arg arg)
+{
+	switch (arg) {
+	case PVM_ARG_U1: case PVM_ARG_DATA1: case PVM_ARG_LONG1: return 1;
+	case PVM_ARG_U2: return 2;
+	case PVM_ARG_I4: case PVM_ARG_U4: case PVM_ARG_DATA4:
+	case PVM_ARG_LONG4: return 4;
+	case PVM_ARG_U8: case PVM_ARG_F8: case PVM_ARG_DATA8: return 8;
+	default: return 0;
+	}
+}
+
+static bool
+arg_has_data(enum pvm_arg arg)
+{
+	return arg == PVM_ARG_DATA1 || arg == PVM_ARG_DATA4 ||
+	    arg == PVM_ARG_DATA8 || arg == PVM_ARG_LONG1 ||
+	    arg == PVM_ARG_LONG4;
+}
+
+/**
+ * pvm_op_length(buf, len, oplen):
+ * Decode the extent of the opcode at the start of ${buf}: on success set
+ * *${oplen} to its total length (opcode, argument and data) and return 0;
+ * return -1 if the opcode is unknown or ${len} bytes do not hold all of it.
+ * For disassembly of bytes already analyzed; it checks no semantics.
+ */
+int
+pvm_op_length(const uint8_t *buf, size_t len, size_t *oplen)
+{
+	const struct pvm_opinfo *info;
+	size_t n, lines, i;
+	uint64_t data;
+
+	if (len == 0 || (info = pvm_opinfo(buf[0])) == NULL)
+		return -1;
+	n = 1 + fixed_arg_bytes(info->arg);
+	if (n > len)
+		return -1;
+	if (info->arg == PVM_ARG_LINE || info->arg == PVM_ARG_LINE2) {
+		lines = info->arg == PVM_ARG_LINE ? 1 : 2;
+		for (i = 1; i < len && lines > 0; i++)
+			if (buf[i] == '\n')
+				lines--;
+		if (lines > 0)
+			return -1;
+		*oplen = i;
+		return 0;
+	}
+	if (arg_has_data(info->arg)) {
+		data = le_uint(buf + 1, n - 1);
+		if (info->arg == PVM_ARG_LONG4 && (data & 0x80000000U))
+			return -1;
+		if (data > len - n)
+			return -1;
+		n += (size_t)data;
+	}
+	*oplen = n;
+	return 0;
+}
+
+/* ---- abstract values ----------------------------------------------- */
+
+enum pv_kind {
+	PV_NONE, PV_BOOL, PV_INT, PV_FLOAT, PV_STR, PV_BYTES, PV_BYTEARRAY,
+	PV_MEMORYVIEW, PV_TUPLE, PV_LIST, PV_DICT, PV_SET, PV_FROZENSET,
+	/* Anything below comes from an import or a call: its type and
+	 * behaviour are only known at run time. */
+	PV_GLOBAL,		/* what find_class returned */
+	PV_OBJECT,		/* what a call returned */
+};
+
+#define PVF_UNHASHABLE	0x01	/* hashing it raises TypeError */
+#define PVF_SUSPECT_KEYS 0x02	/* dict: a key may be "__setstate__" */
+#define PVF_PLANTED	0x04	/* object: __setstate__ may be replaced */
+
+struct pv {
+	uint8_t kind;
+	uint8_t flags;
+	uint32_t depth;		/* container nesting below this value */
+	union {
+		struct pvm_str str;	/* PV_STR; ptr NULL: too long to keep */
+		struct {
+			struct pv **items;
+			size_t n;
+		} tuple;
+		struct {
+			const char *name; /* "module.qualname"; NULL unknown */
+			size_t len;
+			const char *why;  /* why name is NULL */
+		} origin;		/* PV_GLOBAL, PV_OBJECT */
+		uint64_t calls_at_creation;	/* PV_DICT */
+	} u;
+};
+
+/* Values with no identity worth tracking share one instance each. */
+static struct pv pv_none = { .kind = PV_NONE };
+static struct pv pv_bool = { .kind = PV_BOOL };
+static struct pv pv_int = { .kind = PV_INT };
+static struct pv pv_float = { .kind = PV_FLOAT };
+static struct pv pv_bytes = { .kind = PV_BYTES };
+static struct pv pv_empty_tuple = { .kind = PV_TUPLE };
+static struct pv pv_bytearray = { .kind = PV_BYTEARRAY,
+    .flags = PVF_UNHASHABLE };
+static struct pv pv_memoryview = { .kind = PV_MEMORYVIEW,
+    .flags = PVF_UNHASHABLE };
+static struct pv pv_long_str = { .kind = PV_STR };
+
+static const char *const kind_names[] = {
+	[PV_NONE] = "NoneType", [PV_BOOL] = "bool", [PV_INT] = "int",
+	[PV_FLOAT] = "float", [PV_STR] = "str", [PV_BYTES] = "bytes",
+	[PV_BYTEARRAY] = "bytearray", [PV_MEMORYVIEW] = "memoryview",
+	[PV_TUPLE] = "tuple", [PV_LIST] = "list", [PV_DICT] = "dict",
+	[PV_SET] = "set", [PV_FROZENSET] = "frozenset",
+	[PV_GLOBAL] = "global", [PV_OBJECT] = "object",
+};
+
+static bool
+pv_is_plain(const struct pv *v)
+{
+	return v->kind < PV_GLOBAL;
+}
+
+/* Strings longer than this are kept as "some str": a STACK_GLOBAL operand
+ * that long is reported as unknown ("*") and denied. */
+#define STR_KEEP_MAX 4096
+
+/* ---- the memo: a map, since indices are sparse up to 2^64 ------------ */
+
+struct memo_slot {
+	uint64_t key;
+	struct pv *value;
+	uint64_t generation;	/* slot is live iff == memo.generation */
+};
+
+struct memo {
+	struct memo_slot *slots;
+	size_t cap;		/* power of two */
+	size_t live;		/* what CPython calls memo_len */
+	uint64_t generation;
+};
+
+/* ---- the arena: per-message memory, released all at once ------------ */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK_BYTES (64 * 1024)
+
+/* ---- reader state ---------------------------------------------------- */
+
+enum rstate {
+	RS_OPCODE,		/* the next byte is an opcode */
+	RS_FIXED,		/* collecting a fixed-size argument */
+	RS_LINE,		/* collecting a '\n'-terminated line */
+	RS_DATA,		/* skipping or keeping counted data */
+	RS_END,			/* STOP executed or analysis failed */
+};
+
+/* How counted data is checked while it streams past. */
+enum data_check {
+	DATA_SKIP,		/* bytes, bytearray, long: any bytes */
+	DATA_ASCII,		/* BINSTRING: decoded as ASCII, strict */
+	DATA_UTF8,		/* BINUNICODE: UTF-8, surrogatepass */
+};
+
+struct pvm {
+	struct pvm_limits limits;
+	enum pvm_memo_model model;
+
+	/* Reader. */
+	enum rstate rstate;
+	const struct pvm_opinfo *op;
+	uint64_t op_pos;
+	uint64_t pos;		/* bytes of this pickle consumed */
+	uint8_t fixed[8];
+	size_t fixed_have, fixed_need;
+	char *line;		/* current line(s), NUL-terminated copy */
+	size_t line_len, line_cap;
+	size_t line1_len;	/* LINE2: length of the first line incl. \n */
+	unsigned lines_left;
+	uint64_t data_left;
+	enum data_check data_check;
+	char *data_keep;	/* kept prefix of a string */
+	size_t data_kept;
+	bool data_keep_all;
+	struct pvm_text_utf8 utf8;	/* streaming UTF-8 state */
+	bool data_bad;
+
+	/* Framing inside the pickle (the FRAME opcode). */
+	bool in_frame;
+	uint64_t frame_end;
+
+	/* The VM. */
+	int proto;
+	struct pv **stack;
+	size_t stack_len, stack_cap;
+	size_t *marks;
+	size_t n_marks, marks_cap;
+	struct memo memo;
+	uint64_t calls_total;
+
+	/* Memory. */
+	struct arena_chunk *arena;
+	uint64_t arena_bytes;
+	uint64_t vector_bytes;
+
+	/* Findings. */
+	struct pvm_report report;
+	struct pvm_import *imports;
+	size_t imports_cap;
+	struct pvm_call *calls;
+	size_t calls_cap;
+	struct pvm_reason *reasons;
+	size_t reasons_cap;
+	bool oom;
+};
+
+static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static uint64_t
+memory_used(const struct pvm *vm)
+{
+	return vm->arena_bytes + vm->vector_bytes;
+}
+
+static void *
+arena_alloc(struct pvm *vm, size_t size)
+{
+	struct arena_chunk *c = vm->arena;
+	size_t align = sizeof(max_align_t), chunk_size;
+	void *p;
+
+	size = (size + align - 1) / align * align;
+	if (size == 0)
+		size = align;
+	if (c == NULL || c->size - c->used < size) {
+		chunk_size = size > ARENA_CHUNK_BYTES / 4 ?
+		    size : ARENA_CHUNK_BYTES;
+		if (memory_used(vm) + chunk_size > vm->limits.max_analysis_bytes) {
+			fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
+			    "analysis memory above %llu bytes",
+			    (unsigned long long)vm->limits.max_analysis_bytes);
+			return NULL;
+		}
+		if ((c = malloc(sizeof(*c) + chunk_size)) == NULL) {
+			vm->oom = true;
+			fail(vm, PW_INTERNAL, "out of memory");
+			return NULL;
+		}
+		c->size = chunk_size;
+		c->used = 0;
+		if (size < ARENA_CHUNK_BYTES / 4 || vm->arena == NULL) {
+			c->next = vm->arena;
+			vm->arena = c;
+		} else {
+			/* Keep the partly used chunk on top for small
+			 * allocations that follow a big one. */
+			c->next = vm->arena->next;
+			vm->arena->next = c;
+		}
+		vm->arena_bytes += sizeof(*c) + chunk_size;
+	}
+	p = (char *)c->data + c->used;
+	c->used += size;
+	return p;
+}
+
+static void
+arena_release(struct pvm *vm)
+{
+	struct arena_chunk *c, *next;
+
+	/* Keep one chunk: the next message almost always needs it. */
+	for (c = vm->arena; c != NULL; c = next) {
+		next = c->next;
+		if (c == vm->arena && c->size == ARENA_CHUNK_BYTES) {
+			c->used = 0;
+			c->next = NULL;
+			continue;
+		}
+		vm->arena_bytes -= sizeof(*c) + c->size;
+		if (c == vm->arena)
+			vm->arena = NULL;
+		free(c);
+	}
+}
+
+static char *
+arena_strdup(struct pvm *vm, const char *s, size_t len)
+{
+	char *p = arena_alloc(vm, len + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* Grow a vector of elements; -1 (and a recorded failure) on overflow. */
+static int
+vector_grow(struct pvm *vm, void **vec, size_t *cap, size_t need,
+    size_t elem_size)
+{
+	size_t new_cap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	new_cap = *cap ? *cap : 16;
+	while (new_cap < need) {
+		if (new_cap > SIZE_MAX / 2 / elem_size)
+			goto oom;
+		new_cap *= 2;
+	}
+	if (memory_used(vm) + (new_cap - *cap) * elem_size >
+	    vm->limits.max_analysis_bytes) {
+		return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
+		    "analysis memory above %llu bytes",
+		    (unsigned long long)vm->limits.max_analysis_bytes);
+	}
+	if ((p = realloc(*vec, new_cap * elem_size)) == NULL)
+		goto oom;
+	vm->vector_bytes += (new_cap - *cap) * elem_size;
+	*vec = p;
+	*cap = new_cap;
+	return 0;
+oom:
+	vm->oom = true;
+	return fail(vm, PW_INTERNAL, "out of memory");
+}
+
+/* ---- findings -------------------------------------------------------- */
+
+static void
+publish(struct pvm *vm)
+{
+	vm->report.imports = vm->imports;
+	vm->report.calls = vm->calls;
+	vm->report.reasons = vm->reasons;
+}
+
+static void
+add_reason(struct pvm *vm, enum pw_code code, uint64_t pos, const char *detail)
+{
+	struct pvm_reason *r;
+	const char *copy;
+
+	/* A reason must never be lost to the memory limit it reports on, so
+	 * the slot is reserved before the limit is enforced. */
+	if (vm->report.n_reasons == vm->reasons_cap) {
+		size_t new_cap = vm->reasons_cap ? vm->reasons_cap * 2 : 8;
+		void *p = realloc(vm->reasons, new_cap * sizeof(*r));
+
+		if (p == NULL) {
+			vm->oom = true;
+			return;
+		}
+		vm->vector_bytes += (new_cap - vm->reasons_cap) * sizeof(*r);
+		vm->reasons = p;
+		vm->reasons_cap = new_cap;
+	}
+	copy = NULL;
+	if (code != PW_LIMIT_ANALYSIS_MEMORY && code != PW_INTERNAL)
+		copy = arena_strdup(vm, detail, strlen(detail));
+	r = &vm->reasons[vm->report.n_reasons++];
+	r->code = code;
+	r->pos = pos;
+	r->detail = copy != NULL ? copy :
+	    code == PW_LIMIT_ANALYSIS_MEMORY ? "analysis memory limit" :
+	    code == PW_INTERNAL ? "out of memory" : "";
+	publish(vm);
+}
+
+/* Record a fatal reason at the current opcode and stop the analysis.
+ * Returns -1 so that handlers can "return fail(...)". */
+static int
+fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
+{
+	char detail[PW_ERROR_MESSAGE_MAX];
+	va_list ap;
+
+	if (vm->report.failed)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	vm->report.failed = true;
+	vm->rstate = RS_END;
+	add_reason(vm, code, vm->op_pos, detail);
+	return -1;
+}
+
+static const struct pvm_str unknown_str = { PVM_UNKNOWN_NAME, 1 };
+
+static bool
+str_eq(struct pvm_str a, const char *z)
+{
+	return a.ptr != NULL && a.len == strlen(z) && memcmp(a.ptr, z, a.len) == 0;
+}
+
+/* "a" + "." + "b" in the arena. */
+static const char *
+join_name(struct pvm *vm, const char *a, size_t alen, const char *b,
+    size_t blen, size_t *len)
+{
+	char *p;
+
+	if (alen > SIZE_MAX - blen - 2 ||
+	    (p = arena_alloc(vm, alen + blen + 2)) == NULL)
+		return NULL;
+	memcpy(p, a, alen);
+	p[alen] = '.';
+	memcpy(p + alen + 1, b, blen);
+	p[alen + 1 + blen] = '\0';
+	*len = alen + 1 + blen;
+	return p;
+}
+
+/*
+ * Record one find_class() call with the raw names it receives (a name with
+ * ptr NULL is only known at run time) and return the value it pushes.
+ * Models _pickle_Unpickler_find_class_impl: the _compat_pickle mapping at
+ * protocol < 3, then an attribute walk over dotted names at protocol >= 4.
+ */
+static struct pv *
+record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
+    int64_t ext_code)
+{
+	struct pvm_import *imp;
+	struct pvm_str mapped_module = module, mapped_name = name;
+	const char *to_module, *to_name;
+	struct pv *v;
+
+	if (vm->proto < 3) {
+		if (module.ptr != NULL && name.ptr != NULL) {
+			if (compat_map_pair(module.ptr, module.len, name.ptr,
+			    name.len, &to_module, &to_name)) {
+				mapped_module.ptr = to_module;
+				mapped_module.len = strlen(to_module);
+				mapped_name.ptr = to_name;
+				mapped_name.len = strlen(to_name);
+			} else if (compat_map_module(module.ptr, module.len,
+			    &to_module)) {
+				mapped_module.ptr = to_module;
+				mapped_module.len = strlen(to_module);
+			}
+		} else if (module.ptr != NULL) {
+			/* The pair table may map this module differently
+			 * for some names: then the module is unknown too. */
+			if (compat_module_has_pairs(module.ptr, module.len))
+				mapped_module.ptr = NULL;
+			else if (compat_map_module(module.ptr, module.len,
+			    &to_module)) {
+				mapped_module.ptr = to_module;
+				mapped_module.len = strlen(to_module);
+			}
+		} else if (name.ptr != NULL &&
+		    compat_name_may_change(name.ptr, name.len)) {
+			mapped_name.ptr = NULL;
+		}
+	}
+
+	if (vector_grow(vm, (void **)&vm->imports, &vm->imports_cap,
+	    vm->report.n_imports + 1, sizeof(*imp)) < 0)
+		return NULL;
+	imp = &vm->imports[vm->report.n_imports++];
+	memset(imp, 0, sizeof(*imp));
+	imp->op = vm->op->code;
+	imp->protocol = (uint8_t)vm->proto;
+	imp->pos = vm->op_pos;
+	imp->module = mapped_module.ptr != NULL ? mapped_module : unknown_str;
+	imp->name = mapped_name.ptr != NULL ? mapped_name : unknown_str;
+	imp->raw_module = module.ptr != NULL ? module : unknown_str;
+	imp->raw_name = name.ptr != NULL ? name : unknown_str;
+	imp->remapped = imp->module.ptr != imp->raw_module.ptr ||
+	    imp->name.ptr != imp->raw_name.ptr;
+	imp->dotted = vm->proto >= 4 && name.ptr != NULL &&
+	    memchr(name.ptr, '.', name.len) != NULL;
+	imp->ext_code = ext_code;
+	publish(vm);
+
+	if ((v = arena_alloc(vm, sizeof(*v))) == NULL)
+		return NULL;
+	memset(v, 0, sizeof(*v));
+	v->kind = PV_GLOBAL;
+	if (mapped_module.ptr != NULL && mapped_name.ptr != NULL) {
+		v->u.origin.name = join_name(vm, mapped_module.ptr,
+		    mapped_module.len, mapped_name.ptr, mapped_name.len,
+		    &v->u.origin.len);
+		if (v->u.origin.name == NULL)
+			return NULL;
+	} else {
+		v->u.origin.why = ext_code != 0 ?
+		    "extension code with no configured mapping" :
+		    "import whose name is only known at run time";
+	}
+	return v;
+}
+
+/* Record a call; ${name} NULL means unknown, explained by ${why}. */
+static int
+record_call(struct pvm *vm, const char *name, size_t len, const char *why)
+{
+	struct pvm_call *c;
+
+	if (vector_grow(vm, (void **)&vm->calls, &vm->calls_cap,
+	    vm->report.n_calls + 1, sizeof(*c)) < 0)
+		return -1;
+	c = &vm->calls[vm->report.n_calls++];
+	c->op = vm->op->code;
+	c->pos = vm->op_pos;
+	c->callable.ptr = name;
+	c->callable.len = name != NULL ? len : 0;
+	c->why = name != NULL ? NULL : why;
+	vm->calls_total++;
+	publish(vm);
+	return 0;
+}
+
+/* Record a call of ${callee} itself (REDUCE, NEWOBJ, OBJ, INST). */
+static int
+record_call_of(struct pvm *vm, const struct pv *callee)
+{
+	if (callee->kind == PV_GLOBAL && callee->u.origin.name != NULL)
+		return record_call(vm, callee->u.origin.name,
+		    callee->u.origin.len, NULL);
+	if (callee->kind == PV_GLOBAL)
+		return record_call(vm, NULL, 0, callee->u.origin.why);
+	return record_call(vm, NULL, 0, "callable is the result of a call");
+}
+
+/* Record a call of method ${method} of ${target} (BUILD, APPENDS, ...). */
+static int
+record_method_call(struct pvm *vm, const struct pv *target, const char *method)
+{
+	const char *owner, *name;
+	size_t owner_len, len;
+
+	if (target->flags & PVF_PLANTED)
+		return record_call(vm, NULL, 0,
+		    "an earlier BUILD may have replaced this method");
+	if (pv_is_plain(target)) {
+		owner = target->kind == PV_LIST ? "builtins.list" :
+		    target->kind == PV_BYTEARRAY ? "builtins.bytearray" :
+		    "builtins.object";
+		owner_len = strlen(owner);
+	} else if (target->u.origin.name != NULL) {
+		owner = target->u.origin.name;
+		owner_len = target->u.origin.len;
+	} else {
+		return record_call(vm, NULL, 0, target->kind == PV_GLOBAL ?
+		    target->u.origin.why :
+		    "method of an object whose origin is unknown");
+	}
+	if ((name = join_name(vm, owner, owner_len, method, strlen(method),
+	    &len)) == NULL)
+		return -1;
+	return record_call(vm, name, len, NULL);
+}
+
+/* ---- stack, marks, memo ---------------------------------------------- */
+
+static size_t
+fence(const struct pvm *vm)
+{
+	return vm->n_marks ? vm->marks[vm->n_marks - 1] : 0;
+}
+
+static int
+push(struct pvm *vm, struct pv *v)
+{
+	if (v == NULL)
+		return -1;
+	if (vm->stack_len >= vm->limits.max_stack_depth)
+		return fail(vm, PW_LIMIT_STACK_DEPTH, "stack deeper than %llu",
+		    (unsigned long long)vm->limits.max_stack_depth);
+	if (vector_grow(vm, (void **)&vm->stack, &vm->stack_cap,
+	    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
+		return -1;
+	vm->stack[vm->stack_len++] = v;
+	return 0;
+}
+
+/* PDATA_POP: never below the top MARK. */
+static struct pv *
+pop(struct pvm *vm)
+{
+	if (vm->stack_len <= fence(vm)) {
+		fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
+		    vm->op->name);
+		return NULL;
+	}
+	return vm->stack[--vm->stack_len];
+}
+
+static struct pv *
+top(struct pvm *vm)
+{
+	if (vm->stack_len <= fence(vm)) {
+		fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
+		    vm->op->name);
+		return NULL;
+	}
+	return vm->stack[vm->stack_len - 1];
+}
+
+/* marker(): pop the top MARK and return the stack length it recorded. */
+static int
+marker(struct pvm *vm, size_t *mark)
+{
+	*mark = 0;
+	if (vm->n_marks == 0)
+		return fail(vm, PW_MARK_MISSING, "%s: could not find MARK",
+		    vm->op->name);
+	*mark = vm->marks[--vm->n_marks];
+	return 0;
+}
+
+static int
+check_depth(struct pvm *vm, uint64_t depth)
+{
+	if (depth > vm->limits.max_nesting)
+		return fail(vm, PW_LIMIT_NESTING, "nesting deeper than %llu",
+		    (unsigned long long)vm->limits.max_nesting);
+	return 0;
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct memo_slot *
+memo_find(struct memo *m, uint64_t key)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	for (i = mix64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct memo_slot *s = &m->slots[i];
+
+		if (s->generation != m->generation || s->key == key)
+			return s;
+	}
+}
+
+static struct pv *
+memo_get(struct pvm *vm, uint64_t key)
+{
+	struct memo_slot *s = memo_find(&vm->memo, key);
+
+	if (s == NULL || s->generation != vm->memo.generation)
+		return NULL;
+	return s->value;
+}
+
+/* _Unpickler_MemoPut: last write wins; a new index counts in memo_len. */
+static int
+memo_put(struct pvm *vm, uint64_t key, struct pv *value)
+{
+	struct memo *m = &vm->memo;
+	struct memo_slot *s;
+
+	if (key >= vm->limits.max_memo_entries)
+		return fail(vm, PW_LIMIT_MEMO,
+		    "memo index %llu above the limit of %llu (the backend's "
+		    "memo array would grow to twice the index)",
+		    (unsigned long long)key,
+		    (unsigned long long)vm->limits.max_memo_entries);
+	if ((m->live + 1) * 2 > m->cap) {
+		struct memo_slot *old = m->slots;
+		size_t old_cap = m->cap, i, new_cap = m->cap ? m->cap * 2 : 64;
+		uint64_t old_gen = m->generation;
+
+		if (memory_used(vm) + new_cap * sizeof(*s) >
+		    vm->limits.max_analysis_bytes)
+			return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
+			    "analysis memory above %llu bytes",
+			    (unsigned long long)vm->limits.max_analysis_bytes);
+		if ((m->slots = calloc(new_cap, sizeof(*s))) == NULL) {
+			m->slots = old;
+			vm->oom = true;
+			return fail(vm, PW_INTERNAL, "out of memory");
+		}
+		vm->vector_bytes += (new_cap - old_cap) * sizeof(*s);
+		m->cap = new_cap;
+		m->generation = 1;
+		for (i = 0; i < old_cap; i++) {
+			if (old[i].generation != old_gen)
+				continue;
+			s = memo_find(m, old[i].key);
+			*s = old[i];
+			s->generation = 1;
+		}
+		free(old);
+	}
+	s = memo_find(m, key);
+	if (s->generation != m->generation) {
+		s->generation = m->generation;
+		s->key = key;
+		m->live++;
+	}
+	s->value = value;
+	return 0;
+}
+
+static void
+memo_clear(struct memo *m)
+{
+	/* A huge table left by one big message would make every small
+	 * message after it pay to clear it: drop it instead. */
+	if (m->cap > 4096) {
+		free(m->slots);
+		m->slots = NULL;
+		m->cap = 0;
+	}
+	m->generation++;
+	m->live = 0;
+}
+
+/* ---- value constructors --------------------------------------------- */
+
+static struct pv *
+new_value(struct pvm *vm, enum pv_kind kind)
+{
+	struct pv *v = arena_alloc(vm, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	if (kind == PV_LIST || kind == PV_DICT || kind == PV_SET)
+		v->flags = PVF_UNHASHABLE;
+	if (kind == PV_DICT)
+		v->u.calls_at_creation = vm->calls_total;
+	return v;
+}
+
+/* A str whose text ${s} already lives in the arena (NULL: too long to
+ * keep). */
+static struct pv *
+new_str(struct pvm *vm, const char *s, size_t len)
+{
+	struct pv *v;
+
+	if (s == NULL)
+		return &pv_long_str;
+	if ((v = new_value(vm, PV_STR)) == NULL)
+		return NULL;
+	v->u.str.ptr = s;
+	v->u.str.len = len;
+	return v;
+}
+
+static struct pv *
+new_object(struct pvm *vm, const struct pv *callee)
+{
+	struct pv *v = new_value(vm, PV_OBJECT);
+
+	if (v == NULL)
+		return NULL;
+	if (callee != NULL && callee->kind == PV_GLOBAL &&
+	    callee->u.origin.name != NULL) {
+		v->u.origin.name = callee->u.origin.name;
+		v->u.origin.len = callee->u.origin.len;
+	} else {
+		v->u.origin.why = "result of a call to an unknown callable";
+	}
+	return v;
+}
+
+/* A value that stands for whatever persistent_load() / next(buffers)
+ * returns. */
+static struct pv *
+new_opaque(struct pvm *vm, const char *why)
+{
+	struct pv *v = new_value(vm, PV_OBJECT);
+
+	if (v != NULL)
+		v->u.origin.why = why;
+	return v;
+}
+
+/* Pdata_poptuple(stack, start): the items from ${start} up as a tuple. */
+static struct pv *
+pop_tuple(struct pvm *vm, size_t start)
+{
+	size_t n = vm->stack_len - start, i;
+	uint32_t depth = 0;
+	struct pv *v;
+
+	if (n == 0) {
+		vm->stack_len = start;
+		return &pv_empty_tuple;
+	}
+	if ((v = new_value(vm, PV_TUPLE)) == NULL)
+		return NULL;
+	if (n > SIZE_MAX / sizeof(*v->u.tuple.items) ||
+	    (v->u.tuple.items = arena_alloc(vm,
+	    n * sizeof(*v->u.tuple.items))) == NULL)
+		return NULL;
+	memcpy(v->u.tuple.items, vm->stack + start, n * sizeof(*vm->stack));
+	v->u.tuple.n = n;
+	for (i = 0; i < n; i++) {
+		if (v->u.tuple.items[i]->flags & PVF_UNHASHABLE)
+			v->flags |= PVF_UNHASHABLE;
+		if (v->u.tuple.items[i]->depth > depth)
+			depth = v->u.tuple.items[i]->depth;
+	}
+	v->depth = depth + 1;
+	if (check_depth(vm, v->depth) < 0)
+		return NULL;
+	vm->stack_len = start;
+	return v;
+}
+
+/* A container grew by ${item}: track its depth. */
+static int
+grow_depth(struct pvm *vm, struct pv *container, const struct pv *item)
+{
+	if (item->depth + 1 > container->depth) {
+		container->depth = item->depth + 1;
+		return check_depth(vm, container->depth);
+	}
+	return 0;
+}
+
+static int
+check_hashable(struct pvm *vm, const struct pv *key)
+{
+	if (key->flags & PVF_UNHASHABLE)
+		return fail(vm, PW_TYPE_ERROR, "%s: unhashable %s",
+		    vm->op->name, kind_names[key->kind]);
+	return 0;
+}
+
+/* A plain dict gained ${key}: could an instance dict or a slot state
+ * built from it set "__setstate__"? */
+static void
+note_dict_key(struct pv *dict, const struct pv *key)
+{
+	if (key->kind != PV_STR || key->u.str.ptr == NULL ||
+	    str_eq(key->u.str, "__setstate__"))
+		dict->flags |= PVF_SUSPECT_KEYS;
+}
+
+/* ---- opcode handlers -------------------------------------------------- */
+
+/* load_counted_tuple / load_tuple. */
+static int
+op_tuple_n(struct pvm *vm, size_t n)
+{
+	if (vm->stack_len < n || vm->stack_len - n < fence(vm))
+		return fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
+		    vm->op->name);
+	return push(vm, pop_tuple(vm, vm->stack_len - n));
+}
+
+static int
+op_tuple(struct pvm *vm)
+{
+	size_t mark;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	return push(vm, pop_tuple(vm, mark));
+}
+
+static int
+op_list(struct pvm *vm)
+{
+	struct pv *list;
+	size_t mark, i;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	if ((list = new_value(vm, PV_LIST)) == NULL)
+		return -1;
+	for (i = mark; i < vm->stack_len; i++)
+		if (grow_depth(vm, list, vm->stack[i]) < 0)
+			return -1;
+	vm->stack_len = mark;
+	return push(vm, list);
+}
+
+/* load_dict: keys are hashed as they go in. */
+static int
+op_dict(struct pvm *vm)
+{
+	struct pv *dict;
+	size_t mark, i;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	if ((vm->stack_len - mark) % 2 != 0)
+		return fail(vm, PW_TYPE_ERROR, "odd number of items for DICT");
+	if ((dict = new_value(vm, PV_DICT)) == NULL)
+		return -1;
+	for (i = mark; i < vm->stack_len; i += 2) {
+		if (check_hashable(vm, vm->stack[i]) < 0 ||
+		    grow_depth(vm, dict, vm->stack[i + 1]) < 0)
+			return -1;
+		note_dict_key(dict, vm->stack[i]);
+	}
+	vm->stack_len = mark;
+	return push(vm, dict);
+}
+
+static int
+op_frozenset(struct pvm *vm)
+{
+	struct pv *set;
+	size_t mark, i;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	if ((set = new_value(vm, PV_FROZENSET)) == NULL)
+		return -1;
+	for (i = mark; i < vm->stack_len; i++)
+		if (check_hashable(vm, vm->stack[i]) < 0 ||
+		    grow_depth(vm, set, vm->stack[i]) < 0)
+			return -1;
+	vm->stack_len = mark;
+	return push(vm, set);
+}
+
+/* do_append: a plain list takes the items; anything else has its extend
+ * (or append) method called. */
+static int
+do_append(struct pvm *vm, size_t x)
+{
+	struct pv *target;
+	size_t i;
+
+	if (x > vm->stack_len || x <= fence(vm))
+		return fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
+		    vm->op->name);
+	if (x == vm->stack_len)
+		return 0;
+	target = vm->stack[x - 1];
+	if (target->kind == PV_LIST) {
+		for (i = x; i < vm->stack_len; i++)
+			if (grow_depth(vm, target, vm->stack[i]) < 0)
+				return -1;
+	} else if (pv_is_plain(target) && target->kind != PV_BYTEARRAY) {
+		return fail(vm, PW_TYPE_ERROR,
+		    "%s: '%s' object has no attribute 'extend' or 'append'",
+		    vm->op->name, kind_names[target->kind]);
+	} else if (record_method_call(vm, target, "extend") < 0) {
+		return -1;
+	}
+	vm->stack_len = x;
+	return 0;
+}
+
+static int
+op_appends(struct pvm *vm)
+{
+	size_t mark;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	return do_append(vm, mark);
+}
+
+/* do_setitems: PyObject_SetItem on whatever is below the items. */
+static int
+do_setitems(struct pvm *vm, size_t x)
+{
+	struct pv *target;
+	size_t i;
+
+	if (x > vm->stack_len || x <= fence(vm))
+		return fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
+		    vm->op->name);
+	if (x == vm->stack_len)
+		return 0;
+	if ((vm->stack_len - x) % 2 != 0)
+		return fail(vm, PW_TYPE_ERROR, "odd number of items for SETITEMS");
+	target = vm->stack[x - 1];
+	if (target->kind == PV_DICT) {
+		for (i = x; i < vm->stack_len; i += 2) {
+			if (check_hashable(vm, vm->stack[i]) < 0 ||
+			    grow_depth(vm, target, vm->stack[i + 1]) < 0)
+				return -1;
+			note_dict_key(target, vm->stack[i]);
+		}
+	} else if (pv_is_plain(target) && target->kind != PV_LIST &&
+	    target->kind != PV_BYTEARRAY) {
+		return fail(vm, PW_TYPE_ERROR,
+		    "%s: '%s' object does not support item assignment",
+		    vm->op->name, kind_names[target->kind]);
+	} else if (record_method_call(vm, target, "__setitem__") < 0) {
+		return -1;
+	}
+	vm->stack_len = x;
+	return 0;
+}
+
+static int
+op_setitems(struct pvm *vm)
+{
+	size_t mark;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	return do_setitems(vm, mark);
+}
+
+/* load_additems: a set (PySet_Check) is updated directly, anything else has
+ * its add method called per item. */
+static int
+op_additems(struct pvm *vm)
+{
+	struct pv *target;
+	size_t mark, i;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	if (mark > vm->stack_len || mark <= fence(vm))
+		return fail(vm, PW_STACK_UNDERFLOW, "ADDITEMS: stack underflow");
+	if (mark == vm->stack_len)
+		return 0;
+	target = vm->stack[mark - 1];
+	if (target->kind == PV_SET) {
+		for (i = mark; i < vm->stack_len; i++)
+			if (check_hashable(vm, vm->stack[i]) < 0 ||
+			    grow_depth(vm, target, vm->stack[i]) < 0)
+				return -1;
+	} else if (pv_is_plain(target)) {
+		return fail(vm, PW_TYPE_ERROR,
+		    "ADDITEMS: '%s' object has no attribute 'add'",
+		    kind_names[target->kind]);
+	} else if (record_method_call(vm, target, "add") < 0) {
+		return -1;
+	}
+	vm->stack_len = mark;
+	return 0;
+}
+
+/* Could ${state}, applied by a default __setstate__ (instance dict update,
+ * then setattr of slot state), set an attribute named __setstate__?  Only
+ * a plain dict whose keys are all known and no call could have touched is
+ * known not to. */
+static bool
+state_dict_clean(const struct pvm *vm, const struct pv *d)
+{
+	return d->kind == PV_NONE ||
+	    (d->kind == PV_DICT && !(d->flags & PVF_SUSPECT_KEYS) &&
+	    d->u.calls_at_creation == vm->calls_total);
+}
+
+/* load_build. */
+static int
+op_build(struct pvm *vm)
+{
+	struct pv *state, *inst;
+	bool clean;
+
+	if (vm->stack_len < 2 || vm->stack_len - 2 < fence(vm))
+		return fail(vm, PW_STACK_UNDERFLOW, "BUILD: stack underflow");
+	state = vm->stack[--vm->stack_len];
+	inst = vm->stack[vm->stack_len - 1];
+	if (pv_is_plain(inst)) {
+		/* Builtin values have no __setstate__ (3.11) and no
+		 * __dict__: only a None state leaves them alone. */
+		if (state->kind == PV_NONE)
+			return 0;
+		return fail(vm, PW_TYPE_ERROR,
+		    "BUILD: cannot set state on a '%s' object",
+		    kind_names[inst->kind]);
+	}
+	/* Compute cleanliness before the call is counted. */
+	clean = state_dict_clean(vm, state) ||
+	    (state->kind == PV_TUPLE && state->u.tuple.n == 2 &&
+	    state_dict_clean(vm, state->u.tuple.items[0]) &&
+	    state_dict_clean(vm, state->u.tuple.items[1]));
+	if (record_method_call(vm, inst, "__setstate__") < 0)
+		return -1;
+	if (!clean)
+		inst->flags |= PVF_PLANTED;
+	return 0;
+}
+
+/* load_reduce: callable(*args). */
+static int
+op_reduce(struct pvm *vm)
+{
+	struct pv *args, *callable;
+
+	if ((args = pop(vm)) == NULL || (callable = pop(vm)) == NULL)
+		return -1;
+	if (pv_is_plain(callable))
+		return fail(vm, PW_TYPE_ERROR,
+		    "REDUCE: '%s' object is not callable",
+		    kind_names[callable->kind]);
+	if (pv_is_plain(args) && args->kind != PV_TUPLE)
+		return fail(vm, PW_TYPE_ERROR,
+		    "REDUCE: argument list must be a tuple, not '%s'",
+		    kind_names[args->kind]);
+	if (record_call_of(vm, callable) < 0)
+		return -1;
+	return push(vm, new_object(vm, callable));
+}
+
+/* load_newobj / load_newobj_ex: cls.__new__(cls, *args[, **kwargs]). */
+static int
+op_newobj(struct pvm *vm, bool with_kwargs)
+{
+	struct pv *kwargs = NULL, *args, *cls;
+
+	if (with_kwargs && (kwargs = pop(vm)) == NULL)
+		return -1;
+	if ((args = pop(vm)) == NULL || (cls = pop(vm)) == NULL)
+		return -1;
+	if (pv_is_plain(cls))
+		return fail(vm, PW_TYPE_ERROR,
+		    "%s class argument must be a type, not '%s'",
+		    vm->op->name, kind_names[cls->kind]);
+	if (pv_is_plain(args) && args->kind != PV_TUPLE)
+		return fail(vm, PW_TYPE_ERROR,
+		    "%s args argument must be a tuple, not '%s'",
+		    vm->op->name, kind_names[args->kind]);
+	if (kwargs != NULL && pv_is_plain(kwargs) && kwargs->kind != PV_DICT)
+		return fail(vm, PW_TYPE_ERROR,
+		    "%s kwargs argument must be a dict, not '%s'",
+		    vm->op->name, kind_names[kwargs->kind]);
+	if (record_call_of(vm, cls) < 0)
+		return -1;
+	return push(vm, new_object(vm, cls));
+}
+
+/* load_obj: MARK cls args... OBJ. */
+static int
+op_obj(struct pvm *vm)
+{
+	struct pv *cls;
+	size_t mark;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	if (vm->stack_len - mark < 1)
+		return fail(vm, PW_STACK_UNDERFLOW, "OBJ: stack underflow");
+	cls = vm->stack[mark];
+	if (pv_is_plain(cls))
+		return fail(vm, PW_TYPE_ERROR, "OBJ: '%s' object is not callable",
+		    kind_names[cls->kind]);
+	vm->stack_len = mark;
+	if (record_call_of(vm, cls) < 0)
+		return -1;
+	return push(vm, new_object(vm, cls));
+}
+
+static struct pvm_str
+line_str(const char *p, size_t len)
+{
+	struct pvm_str s = { p, len };
+
+	return s;
+}
+
+/* load_global / load_inst: two lines, module and name. */
+static int
+op_global_or_inst(struct pvm *vm)
+{
+	struct pvm_str module = line_str(vm->line, vm->line1_len - 1);
+	struct pvm_str name = line_str(vm->line + vm->line1_len,
+	    vm->line_len - vm->line1_len - 1);
+	bool inst = vm->op->code == OP_INST;
+	struct pv *cls;
+	size_t mark = 0;
+
+	/* load_inst finds its MARK before it reads the lines. */
+	if (inst && marker(vm, &mark) < 0)
+		return -1;
+	if (module.len == 0 || name.len == 0)
+		return fail(vm, PW_BAD_ARGUMENT, "%s: empty module or name",
+		    vm->op->name);
+	if (inst) {
+		if (!pvm_text_is_ascii(module.ptr, module.len) ||
+		    !pvm_text_is_ascii(name.ptr, name.len))
+			return fail(vm, PW_BAD_ENCODING,
+			    "INST: module or name is not ASCII");
+	} else if (!pvm_text_is_utf8(module.ptr, module.len, false) ||
+	    !pvm_text_is_utf8(name.ptr, name.len, false)) {
+		return fail(vm, PW_BAD_ENCODING,
+		    "GLOBAL: module or name is not UTF-8");
+	}
+	/* The names live in the line buffer, which the next opcode reuses. */
+	if ((module.ptr = arena_strdup(vm, module.ptr, module.len)) == NULL ||
+	    (name.ptr = arena_strdup(vm, name.ptr, name.len)) == NULL)
+		return -1;
+	if ((cls = record_import(vm, module, name, 0)) == NULL)
+		return -1;
+	if (!inst)
+		return push(vm, cls);
+	/* instantiate(): cls.__new__(cls) or cls(*args); a call either way. */
+	if (pop_tuple(vm, mark) == NULL || record_call_of(vm, cls) < 0)
+		return -1;
+	return push(vm, new_object(vm, cls));
+}
+
+/* load_stack_global: both operands must be exact str objects. */
+static int
+op_stack_global(struct pvm *vm)
+{
+	struct pv *name, *module, *cls;
+	struct pvm_str m = { NULL, 0 }, n = { NULL, 0 };
+
+	if ((name = pop(vm)) == NULL || (module = pop(vm)) == NULL)
+		return -1;
+	if ((pv_is_plain(module) && module->kind != PV_STR) ||
+	    (pv_is_plain(name) && name->kind != PV_STR))
+		return fail(vm, PW_TYPE_ERROR, "STACK_GLOBAL requires str");
+	/* Non-plain operands may be str at run time: unknown names. */
+	if (module->kind == PV_STR)
+		m = module->u.str;
+	if (name->kind == PV_STR)
+		n = name->u.str;
+	if ((cls = record_import(vm, m, n, 0)) == NULL)
+		return -1;
+	return push(vm, cls);
+}
+
+/* load_extension: the copyreg registry of the server decides; we have
+ * none configured, so the name is unknown. */
+static int
+op_ext(struct pvm *vm, int64_t code)
+{
+	if (code <= 0)
+		return fail(vm, PW_BAD_ARGUMENT, "%s specifies code <= 0",
+		    vm->op->name);
+	return push(vm, record_import(vm, unknown_str, unknown_str, code));
+}
+
+static int
+op_persid(struct pvm *vm, bool binary)
+{
+	if (binary && pop(vm) == NULL)
+		return -1;
+	if (!binary && !pvm_text_is_ascii(vm->line, vm->line_len - 1))
+		return fail(vm, PW_BAD_ENCODING, "PERSID: id is not ASCII");
+	if (record_call(vm, "persistent_load", strlen("persistent_load"),
+	    NULL) < 0)
+		return -1;
+	return push(vm, new_opaque(vm, "object from persistent_load"));
+}
+
+/* load_pop: a MARK on top of the stack is popped instead of a value. */
+static int
+op_pop(struct pvm *vm)
+{
+	if (vm->n_marks > 0 && vm->marks[vm->n_marks - 1] == vm->stack_len) {
+		vm->n_marks--;
+		return 0;
+	}
+	return pop(vm) == NULL ? -1 : 0;
+}
+
+static int
+op_mark(struct pvm *vm)
+{
+	if (vm->n_marks + 1 > vm->limits.max_nesting)
+		return fail(vm, PW_LIMIT_NESTING, "more than %llu open MARKs",
+		    (unsigned long long)vm->limits.max_nesting);
+	if (vector_grow(vm, (void **)&vm->marks, &vm->marks_cap,
+	    vm->n_marks + 1, sizeof(*vm->marks)) < 0)
+		return -1;
+	vm->marks[vm->n_marks++] = vm->stack_len;
+	return 0;
+}
+
+static int
+op_get(struct pvm *vm, uint64_t idx)
+{
+	struct pv *v = memo_get(vm, idx);
+
+	if (v == NULL)
+		return fail(vm, PW_MEMO_MISSING,
+		    "%s: memo value not found at index %llu", vm->op->name,
+		    (unsigned long long)idx);
+	return push(vm, v);
+}
+
+static int
+op_put(struct pvm *vm, uint64_t idx)
+{
+	struct pv *v = top(vm);
+
+	if (v == NULL)
+		return -1;
+	return memo_put(vm, idx, v);
+}
+
+static int
+op_readonly_buffer(struct pvm *vm)
+{
+	struct pv *v = top(vm);
+
+	if (v == NULL)
+		return -1;
+	if (v->kind == PV_BYTES || v->kind == PV_MEMORYVIEW)
+		return 0;
+	if (v->kind == PV_BYTEARRAY) {
+		vm->stack[vm->stack_len - 1] = &pv_memoryview;
+		return 0;
+	}
+	if (pv_is_plain(v))
+		return fail(vm, PW_TYPE_ERROR,
+		    "READONLY_BUFFER: a bytes-like object is required, not '%s'",
+		    kind_names[v->kind]);
+	/* PyMemoryView_FromObject: __buffer__ of a Python class (3.12+). */
+	return record_method_call(vm, v, "__buffer__");
+}
+
+static int
+op_frame(struct pvm *vm, uint64_t len)
+{
+	/* CPython only checks that ${len} bytes follow; frames that nest or
+	 * straddle opcodes are read differently by loads() and by load()
+	 * from a file, so we deny them (see PICKLE-NOTES 15). */
+	if (vm->in_frame)
+		return fail(vm, PW_LYING_FRAME, "FRAME inside a frame");
+	if (len > vm->limits.max_message_bytes - vm->pos)
+		return fail(vm, PW_LIMIT_MESSAGE_BYTES,
+		    "FRAME of %llu bytes exceeds the message limit",
+		    (unsigned long long)len);
+	if (len > 0) {
+		vm->in_frame = true;
+		vm->frame_end = vm->pos + len;
+	}
+	return 0;
+}
+
+static int
+op_stop(struct pvm *vm)
+{
+	if (pop(vm) == NULL)
+		return -1;
+	if (vm->in_frame && vm->frame_end != vm->pos)
+		return fail(vm, PW_LYING_FRAME,
+		    "FRAME extends %llu bytes past STOP",
+		    (unsigned long long)(vm->frame_end - vm->pos));
+	vm->report.complete = true;
+	vm->rstate = RS_END;
+	return 0;
+}
+
+/* ---- text arguments -------------------------------------------------- */
+
+/* The line without its '\n', NUL-terminated in place (CPython parses a
+ * NUL-terminated copy, so an embedded NUL ends the number). */
+static int
+op_int(struct pvm *vm)
+{
+	if (vm->line_len < 2)
+		return fail(vm, PW_BAD_ARGUMENT, "INT: pickle data was truncated");
+	if (pvm_text_parse_int_opcode(vm->line) < 0)
+		return fail(vm, PW_BAD_ARGUMENT, "INT: invalid literal");
+	/* "I01" is True, but bool and int behave alike for every check. */
+	return push(vm, &pv_int);
+}
+
+static int
+op_long(struct pvm *vm)
+{
+	if (vm->line_len < 2)
+		return fail(vm, PW_BAD_ARGUMENT, "LONG: pickle data was truncated");
+	/* load_long drops one 'L' right before the newline. */
+	if (vm->line[vm->line_len - 2] == 'L')
+		vm->line[vm->line_len - 2] = '\0';
+	if (pvm_text_parse_pylong(vm->line, 0, NULL) < 0)
+		return fail(vm, PW_BAD_ARGUMENT, "LONG: invalid literal");
+	return push(vm, &pv_int);
+}
+
+static int
+op_float(struct pvm *vm)
+{
+	if (vm->line_len < 2)
+		return fail(vm, PW_BAD_ARGUMENT, "FLOAT: pickle data was truncated");
+	if (pvm_text_parse_float(vm->line) < 0)
+		return fail(vm, PW_BAD_ARGUMENT, "FLOAT: invalid literal");
+	return push(vm, &pv_float);
+}
+
+/* load_put / load_get: PyLong_FromString(s, NULL, 10), then a Py_ssize_t. */
+static int
+op_text_memo(struct pvm *vm, bool put)
+{
+	uint64_t idx;
+	int r;
+
+	if (vm->line_len < 2)
+		return fail(vm, PW_BAD_ARGUMENT, "%s: pickle data was truncated",
+		    vm->op->name);
+	if (put && top(vm) == NULL)
+		return -1;
+	r = pvm_text_parse_pylong(vm->line, 10, &idx);
+	if (r < 0)
+		return fail(vm, PW_BAD_ARGUMENT, "%s: invalid index", vm->op->name);
+	if (r == 1 || idx > (uint64_t)PTRDIFF_MAX) {
+		/* Negative or above Py_ssize_t: ValueError / OverflowError
+		 * for PUT; GET of such an index finds nothing. */
+		if (put)
+			return fail(vm, PW_BAD_ARGUMENT, "PUT: index out of range");
+		return fail(vm, PW_MEMO_MISSING, "GET: no memo entry at index");
+	}
+	return put ? op_put(vm, idx) : op_get(vm, idx);
+}
+
+static int
+op_string(struct pvm *vm)
+{
+	size_t len = vm->line_len - 1, out_len;
+	char *s = vm->line;
+
+	/* load_string: strip the newline, then exactly matching quotes. */
+	if (len < 2 || s[0] != s[len - 1] || (s[0] != '\'' && s[0] != '"'))
+		return fail(vm, PW_BAD_ARGUMENT,
+		    "STRING: the argument must be quoted");
+	if (pvm_text_decode_escape(s + 1, len - 2, s, &out_len) < 0)
+		return fail(vm, PW_BAD_ARGUMENT, "STRING: invalid escape");
+	/* Decoded with the unpickler's encoding, ASCII by default. */
+	if (!pvm_text_is_ascii(s, out_len))
+		return fail(vm, PW_BAD_ENCODING, "STRING: not ASCII");
+	if (out_len > STR_KEEP_MAX)
+		return push(vm, &pv_long_str);
+	if ((s = arena_strdup(vm, s, out_len)) == NULL)
+		return -1;
+	return push(vm, new_str(vm, s, out_len));
+}
+
+static int
+op_unicode(struct pvm *vm)
+{
+	size_t len = vm->line_len - 1, out_len;
+	char *out = NULL;
+
+	/* Decoding can double the length; long strings are only checked. */
+	if (len <= STR_KEEP_MAX && (out = arena_alloc(vm, 2 * len + 1)) == NULL)
+		return -1;
+	if (pvm_text_decode_raw_unicode_escape(vm->line, len, out, &out_len) < 0)
+		return fail(vm, PW_BAD_ENCODING, "UNICODE: invalid \\u escape");
+	return push(vm, new_str(vm, out_len <= STR_KEEP_MAX ? out : NULL,
+	    out_len));
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static int
+execute(struct pvm *vm)
+{
+	const uint8_t *a = vm->fixed;
+
+	switch ((enum opcode)vm->op->code) {
+	case OP_MARK: return op_mark(vm);
+	case OP_STOP: return op_stop(vm);
+	case OP_POP: return op_pop(vm);
+	case OP_POP_MARK: {
+		size_t mark;
+
+		if (marker(vm, &mark) < 0)
+			return -1;
+		vm->stack_len = mark;
+		return 0;
+	}
+	case OP_DUP: {
+		struct pv *v = top(vm);
+
+		return v == NULL ? -1 : push(vm, v);
+	}
+	case OP_FLOAT: return op_float(vm);
+	case OP_INT: return op_int(vm);
+	case OP_BININT: case OP_BININT1: case OP_BININT2: case OP_LONG1:
+	case OP_LONG4:
+		return push(vm, &pv_int);
+	case OP_LONG: return op_long(vm);
+	case OP_NONE: return push(vm, &pv_none);
+	case OP_PERSID: return op_persid(vm, false);
+	case OP_BINPERSID: return op_persid(vm, true);
+	case OP_REDUCE: return op_reduce(vm);
+	case OP_STRING: return op_string(vm);
+	case OP_BINSTRING: case OP_SHORT_BINSTRING: case OP_UNICODE:
+	case OP_BINUNICODE: case OP_SHORT_BINUNICODE: case OP_BINUNICODE8:
+		if (vm->op->code == OP_UNICODE)
+			return op_unicode(vm);
+		return push(vm, new_str(vm,
+		    vm->data_keep_all ? vm->data_keep : NULL, vm->data_kept));
+	case OP_APPEND: return do_append(vm, vm->stack_len - 1);
+	case OP_BUILD: return op_build(vm);
+	case OP_GLOBAL: case OP_INST: return op_global_or_inst(vm);
+	case OP_DICT: return op_dict(vm);
+	case OP_EMPTY_DICT: return push(vm, new_value(vm, PV_DICT));
+	case OP_APPENDS: return op_appends(vm);
+	case OP_GET: return op_text_memo(vm, false);
+	case OP_BINGET: return op_get(vm, a[0]);
+	case OP_LONG_BINGET: return op_get(vm, le_uint(a, 4));
+	case OP_LIST: return op_list(vm);
+	case OP_EMPTY_LIST: return push(vm, new_value(vm, PV_LIST));
+	case OP_OBJ: return op_obj(vm);
+	case OP_PUT: return op_text_memo(vm, true);
+	case OP_BINPUT: return op_put(vm, a[0]);
+	case OP_LONG_BINPUT: return op_put(vm, le_uint(a, 4));
+	case OP_SETITEM: return do_setitems(vm, vm->stack_len >= 2 ?
+	    vm->stack_len - 2 : 0);
+	case OP_TUPLE: return op_tuple(vm);
+	case OP_EMPTY_TUPLE: return push(vm, &pv_empty_tuple);
+	case OP_SETITEMS: return op_setitems(vm);
+	case OP_BINFLOAT: return push(vm, &pv_float);
+	case OP_PROTO:
+		if (a[0] > PICKLE_HIGHEST_PROTOCOL)
+			return fail(vm, PW_BAD_PROTOCOL,
+			    "unsupported pickle protocol: %u", a[0]);
+		vm->proto = a[0];
+		vm->report.protocol = a[0];
+		return 0;
+	case OP_NEWOBJ: return op_newobj(vm, false);
+	case OP_EXT1: return op_ext(vm, a[0]);
+	case OP_EXT2: return op_ext(vm, (int64_t)le_uint(a, 2));
+	case OP_EXT4: return op_ext(vm, (int32_t)(uint32_t)le_uint(a, 4));
+	case OP_TUPLE1: return op_tuple_n(vm, 1);
+	case OP_TUPLE2: return op_tuple_n(vm, 2);
+	case OP_TUPLE3: return op_tuple_n(vm, 3);
+	case OP_NEWTRUE: case OP_NEWFALSE: return push(vm, &pv_bool);
+	case OP_BINBYTES: case OP_SHORT_BINBYTES: case OP_BINBYTES8:
+		return push(vm, &pv_bytes);
+	case OP_EMPTY_SET: return push(vm, new_value(vm, PV_SET));
+	case OP_ADDITEMS: return op_additems(vm);
+	case OP_FROZENSET: return op_frozenset(vm);
+	case OP_NEWOBJ_EX: return op_newobj(vm, true);
+	case OP_STACK_GLOBAL: return op_stack_global(vm);
+	case OP_MEMOIZE: return op_put(vm, vm->memo.live);
+	case OP_FRAME: return op_frame(vm, le_uint(a, 8));
+	case OP_BYTEARRAY8: return push(vm, &pv_bytearray);
+	case OP_NEXT_BUFFER:
+		/* Without buffers= CPython fails here; with it, next() is
+		 * called on the server's iterable. */
+		if (record_call(vm, "pickle.buffers.__next__",
+		    strlen("pickle.buffers.__next__"), NULL) < 0)
+			return -1;
+		return push(vm, new_opaque(vm, "out-of-band buffer"));
+	case OP_READONLY_BUFFER: return op_readonly_buffer(vm);
+	}
+	return fail(vm, PW_INTERNAL, "opcode 0x%02x has no handler",
+	    vm->op->code);
+}
+
+/* ---- the reader ------------------------------------------------------- */
+
+/* After the fixed part of a counted argument: set up the data that
+ * follows, or finish the opcode when there is none. */
+static int
+begin_data(struct pvm *vm)
+{
+	uint64_t n = le_uint(vm->fixed, vm->fixed_need);
+	uint8_t code = vm->op->code;
+
+	if (vm->op->arg == PVM_ARG_LONG4 && (n & 0x80000000U))
+		return fail(vm, PW_BAD_ARGUMENT,
+		    "LONG pickle has negative byte count");
+	if (vm->op->arg == PVM_ARG_DATA8 && n > (uint64_t)PTRDIFF_MAX)
+		return fail(vm, PW_BAD_ARGUMENT,
+		    "%s exceeds system's maximum size", vm->op->name);
+	if (n > vm->limits.max_message_bytes - vm->pos)
+		return fail(vm, PW_LIMIT_MESSAGE_BYTES,
+		    "%s of %llu bytes exceeds the message limit of %llu",
+		    vm->op->name, (unsigned long long)n,
+		    (unsigned long long)vm->limits.max_message_bytes);
+	if (vm->in_frame && n > vm->frame_end - vm->pos)
+		return fail(vm, PW_LYING_FRAME,
+		    "%s of %llu bytes runs past the end of its FRAME",
+		    vm->op->name, (unsigned long long)n);
+	vm->data_left = n;
+	vm->data_check = DATA_SKIP;
+	vm->data_kept = 0;
+	vm->data_keep_all = false;
+	vm->data_bad = false;
+	if (code == OP_BINSTRING || code == OP_SHORT_BINSTRING)
+		vm->data_check = DATA_ASCII;
+	else if (code == OP_BINUNICODE || code == OP_SHORT_BINUNICODE ||
+	    code == OP_BINUNICODE8)
+		vm->data_check = DATA_UTF8;
+	if (vm->data_check != DATA_SKIP) {
+		pvm_text_utf8_init(&vm->utf8);
+		if (n <= STR_KEEP_MAX) {
+			vm->data_keep_all = true;
+			if ((vm->data_keep = arena_alloc(vm, (size_t)n + 1)) == NULL)
+				return -1;
+		}
+	}
+	vm->rstate = RS_DATA;
+	return 0;
+}
+
+static int
+finish_data(struct pvm *vm)
+{
+	if (vm->data_check == DATA_UTF8 && !pvm_text_utf8_end(&vm->utf8))
+		vm->data_bad = true;
+	if (vm->data_bad)
+		return fail(vm, PW_BAD_ENCODING, "%s: invalid %s",
+		    vm->op->name, vm->data_check == DATA_ASCII ?
+		    "ASCII (the default encoding)" : "UTF-8");
+	if (vm->data_keep_all)
+		vm->data_keep[vm->data_kept] = '\0';
+	return execute(vm);
+}
+
+/* Consume data bytes; returns bytes used. */
+static size_t
+feed_data(struct pvm *vm, const uint8_t *p, size_t n)
+{
+	if (n > vm->data_left)
+		n = (size_t)vm->data_left;
+	if (vm->data_check == DATA_ASCII && !vm->data_bad)
+		vm->data_bad = !pvm_text_is_ascii((const char *)p, n);
+	else if (vm->data_check == DATA_UTF8 && !vm->data_bad)
+		vm->data_bad = !pvm_text_utf8_feed(&vm->utf8, p, n);
+	if (vm->data_keep_all) {
+		memcpy(vm->data_keep + vm->data_kept, p, n);
+		vm->data_kept += n;
+	} else if (vm->data_check != DATA_SKIP) {
+		vm->data_kept += n;
+	}
+	vm->data_left -= n;
+	return n;
+}
+
+static int
+line_append(struct pvm *vm, const uint8_t *p, size_t n)
+{
+	if (vector_grow(vm, (void **)&vm->line, &vm->line_cap,
+	    vm->line_len + n + 1, 1) < 0)
+		return -1;
+	memcpy(vm->line + vm->line_len, p, n);
+	vm->line_len += n;
+	vm->line[vm->line_len] = '\0';
+	return 0;
+}
+
+/* Start an opcode whose code byte has just been read. */
+static int
+begin_op(struct pvm *vm, uint8_t code)
+{
+	if ((vm->op = pvm_opinfo(code)) == NULL) {
+		static const struct pvm_opinfo unknown = { 0, "?", 0, 0 };
+
+		vm->op = &unknown;
+		return fail(vm, PW_UNKNOWN_OPCODE, "invalid load key 0x%02x",
+		    code);
+	}
+	if (++vm->report.opcodes > vm->limits.max_opcodes)
+		return fail(vm, PW_LIMIT_OPCODES, "more than %llu opcodes",
+		    (unsigned long long)vm->limits.max_opcodes);
+	switch (vm->op->arg) {
+	case PVM_ARG_NONE:
+		return execute(vm);
+	case PVM_ARG_LINE:
+	case PVM_ARG_LINE2:
+		vm->line_len = 0;
+		vm->lines_left = vm->op->arg == PVM_ARG_LINE ? 1 : 2;
+		vm->rstate = RS_LINE;
+		return 0;
+	default:
+		vm->fixed_have = 0;
+		vm->fixed_need = fixed_arg_bytes(vm->op->arg);
+		vm->rstate = RS_FIXED;
+		return 0;
+	}
+}
+
+/**
+ * pvm_feed(vm, buf, len, consumed):
+ * Analyze the next ${len} bytes of the current pickle.  Sets *${consumed}
+ * to the bytes used: all of them for PVM_NEED_MORE, up to and including
+ * STOP for PVM_DONE, up to the failing opcode for PVM_FAILED.  After DONE or
+ * FAILED, further calls return the same status and consume nothing until
+ * pvm_begin().
+ */
+enum pvm_status
+pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
+{
+	size_t i = 0, n;
+	const uint8_t *nl;
+
+	while (i < len && vm->rstate != RS_END) {
+		size_t avail = len - i;
+
+		/* Nothing may cross the end of the message limit... */
+		if (vm->pos >= vm->limits.max_message_bytes) {
+			fail(vm, PW_LIMIT_MESSAGE_BYTES,
+			    "pickle longer than %llu bytes",
+			    (unsigned long long)vm->limits.max_message_bytes);
+			break;
+		}
+		if (avail > vm->limits.max_message_bytes - vm->pos)
+			avail = (size_t)(vm->limits.max_message_bytes - vm->pos);
+		/* ...nor, inside a FRAME, the end of the frame. */
+		if (vm->in_frame) {
+			if (vm->pos == vm->frame_end && vm->rstate == RS_OPCODE) {
+				vm->in_frame = false;
+			} else if (vm->pos >= vm->frame_end) {
+				fail(vm, PW_LYING_FRAME,
+				    "%s straddles the end of its FRAME",
+				    vm->op->name);
+				break;
+			} else if (avail > vm->frame_end - vm->pos) {
+				avail = (size_t)(vm->frame_end - vm->pos);
+			}
+		}
+
+		switch (vm->rstate) {
+		case RS_OPCODE:
+			vm->op_pos = vm->pos;
+			vm->pos++;
+			i++;
+			begin_op(vm, buf[i - 1]);
+			break;
+		case RS_FIXED:
+			n = vm->fixed_need - vm->fixed_have;
+			if (n > avail)
+				n = avail;
+			memcpy(vm->fixed + vm->fixed_have, buf + i, n);
+			vm->fixed_have += n;
+			vm->pos += n;
+			i += n;
+			if (vm->fixed_have < vm->fixed_need)
+				break;
+			vm->rstate = RS_OPCODE;
+			if (!arg_has_data(vm->op->arg))
+				execute(vm);
+			else if (begin_data(vm) == 0 && vm->data_left == 0) {
+				vm->rstate = RS_OPCODE;
+				finish_data(vm);
+			}
+			break;
+		case RS_LINE:
+			nl = memchr(buf + i, '\n', avail);
+			n = nl != NULL ? (size_t)(nl - (buf + i)) + 1 : avail;
+			if (line_append(vm, buf + i, n) < 0)
+				break;
+			vm->pos += n;
+			i += n;
+			if (nl == NULL)
+				break;
+			if (--vm->lines_left > 0) {
+				vm->line1_len = vm->line_len;
+				break;
+			}
+			vm->rstate = RS_OPCODE;
+			execute(vm);
+			break;
+		case RS_DATA:
+			n = feed_data(vm, buf + i, avail);
+			vm->pos += n;
+			i += n;
+			if (vm->data_left > 0)
+				break;
+			vm->rstate = RS_OPCODE;
+			finish_data(vm);
+			break;
+		case RS_END:
+			break;
+		}
+	}
+	*consumed = i;
+	vm->report.length = vm->pos;
+	if (vm->report.failed)
+		return PVM_FAILED;
+	return vm->report.complete ? PVM_DONE : PVM_NEED_MORE;
+}
+
+/**
+ * pvm_finish(vm):
+ * Tell ${vm} that the current pickle's input has ended.  Returns PVM_DONE
+ * if STOP was executed, otherwise records a "truncated" reason (unless one
+ * is there already) and returns PVM_FAILED.
+ */
+enum pvm_status
+pvm_finish(struct pvm *vm)
+{
+	if (vm->report.complete)
+		return PVM_DONE;
+	if (!vm->report.failed) {
+		vm->op_pos = vm->pos;
+		vm->report.failed = true;
+		vm->rstate = RS_END;
+		add_reason(vm, PW_TRUNCATED, vm->pos,
+		    vm->pos == 0 ? "empty input" :
+		    "pickle data was truncated (no STOP)");
+	}
+	return PVM_FAILED;
+}
+
+/**
+ * pvm_report(vm):
+ * The findings for the current pickle so far; owned by ${vm} and valid until
+ * the next pvm_feed(), pvm_begin() or pvm_free().
+ */
+const struct pvm_report *
+pvm_report(const struct pvm *vm)
+{
+	return &vm->report;
+}
+
+/**
+ * pvm_begin(vm):
+ * Start a new pickle: reset the stack, marks, protocol and report, as
+ * CPython's load() does.  The memo is cleared too unless ${vm} was created
+ * with PVM_MEMO_PERSISTENT.  After PVM_FAILED a persistent memo is kept as
+ * CPython keeps it (the server may carry on).
+ */
+void
+pvm_begin(struct pvm *vm)
+{
+	bool keep_memo = vm->model == PVM_MEMO_PERSISTENT && vm->memo.live > 0;
+
+	if (!keep_memo) {
+		memo_clear(&vm->memo);
+		arena_release(vm);
+	}
+	vm->rstate = RS_OPCODE;
+	vm->pos = 0;
+	vm->op_pos = 0;
+	vm->op = NULL;
+	vm->in_frame = false;
+	vm->proto = 0;
+	vm->stack_len = 0;
+	vm->n_marks = 0;
+	memset(&vm->report, 0, sizeof(vm->report));
+	publish(vm);
+	vm->oom = false;
+}
+
+/**
+ * pvm_new(limits, model):
+ * Create an analyzer with ${limits} (NULL: all defaults) and memo ${model}.
+ * Returns NULL on allocation failure.  The caller frees it with pvm_free().
+ */
+struct pvm *
+pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
+{
+	struct pvm *vm;
+
+	if ((vm = calloc(1, sizeof(*vm))) == NULL)
+		return NULL;
+	if (limits != NULL)
+		vm->limits = *limits;
+	if (vm->limits.max_message_bytes == 0)
+		vm->limits.max_message_bytes = PVM_DEFAULT_MAX_MESSAGE_BYTES;
+	if (vm->limits.max_opcodes == 0)
+		vm->limits.max_opcodes = UINT64_MAX;
+	if (vm->limits.max_stack_depth == 0)
+		vm->limits.max_stack_depth =
+		    vm->limits.max_message_bytes / 2 + 1024;
+	if (vm->limits.max_memo_entries == 0)
+		vm->limits.max_memo_entries = PVM_DEFAULT_MAX_MEMO_ENTRIES;
+	if (vm->limits.max_nesting == 0)
+		vm->limits.max_nesting = PVM_DEFAULT_MAX_NESTING;
+	if (vm->limits.max_analysis_bytes == 0) {
+		vm->limits.max_analysis_bytes =
+		    vm->limits.max_message_bytes > UINT64_MAX / 16 ? UINT64_MAX :
+		    vm->limits.max_message_bytes * 16 + (1 << 20);
+	}
+	vm->model = model;
+	pvm_begin(vm);
+	return vm;
+}
+
+/**
+ * pvm_free(vm):
+ * Release ${vm} and everything it owns, including any report.  NULL is a
+ * no-op.
+ */
+void
+pvm_free(struct pvm *vm)
+{
+	struct arena_chunk *c, *next;
+
+	if (vm == NULL)
+		return;
+	for (c = vm->arena; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(vm->memo.slots);
+	free(vm->stack);
+	free(vm->marks);
+	free(vm->line);
+	free(vm->imports);
+	free(vm->calls);
+	free(vm->reasons);
+	free(vm);
+}

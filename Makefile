@@ -22,7 +22,12 @@ FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test unit unit-asan fuzz-corpus soundness fuzz bench run clean deps certs
+.PHONY: all test unit unit-asan fuzz-corpus soundness fuzz bench run clean deps
+
+# Debian 12 packages the build and the tests need; `make deps` installs the
+# missing ones (as root), and `make run` / `make test` call it first.
+DEB_PACKAGES = make gcc clang libclang-rt-14-dev pkg-config check libsubunit-dev \
+	libssl-dev libpcre2-dev python3
 
 all: $(B)/picklewall
 
@@ -53,9 +58,21 @@ $(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(B)/fuzz
 $(B)/obj $(B)/asan/obj $(B)/fuzz:
 	mkdir -p $@
 
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing packages:" $$missing "(run as root: apt-get install" $$missing")" >&2; exit 1; fi; \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 # ---- tests --------------------------------------------------------------
 # The soundness suite runs last: its "N passed, M failed" line closes the run.
-test: all unit unit-asan fuzz-corpus soundness
+test: deps
+	$(MAKE) all
+	$(MAKE) unit unit-asan fuzz-corpus
+	$(MAKE) soundness
 
 unit: $(B)/test_unit
 	CK_FORK=yes $(B)/test_unit
@@ -77,7 +94,8 @@ fuzz: $(FUZZ_BINS)
 bench: $(B)/picklewall
 	$(MAKE) -f bench/bench.mk bench
 
-run: all
+run: deps
+	$(MAKE) all
 	@$(PYTHON) tests/demo/scan_demo.py $(B)/picklewall
 
 clean:

@@ -228,6 +228,7 @@ enum pv_kind {
 #define PVF_UNHASHABLE	0x01	/* hashing it raises TypeError */
 #define PVF_SUSPECT_KEYS 0x02	/* dict: a key may be "__setstate__" */
 #define PVF_PLANTED	0x04	/* object: __setstate__ may be replaced */
+#define PVF_HOLDS_OBJECT 0x08	/* tuple: an item is (or holds) an object */
 
 struct pv {
 	uint8_t kind;
@@ -972,6 +973,9 @@ pop_tuple(struct pvm *vm, size_t start)
 	for (i = 0; i < n; i++) {
 		if (v->u.tuple.items[i]->flags & PVF_UNHASHABLE)
 			v->flags |= PVF_UNHASHABLE;
+		if (!pv_is_plain(v->u.tuple.items[i]) ||
+		    (v->u.tuple.items[i]->flags & PVF_HOLDS_OBJECT))
+			v->flags |= PVF_HOLDS_OBJECT;
 		if (v->u.tuple.items[i]->depth > depth)
 			depth = v->u.tuple.items[i]->depth;
 	}
@@ -993,12 +997,20 @@ grow_depth(struct pvm *vm, struct pv *container, const struct pv *item)
 	return 0;
 }
 
+/* A dict or set is about to hash ${key}: builtin keys either hash or raise
+ * TypeError; an object's __hash__ (and __eq__ on a collision) is a call,
+ * and so is hashing a tuple, which hashes each item. */
 static int
-check_hashable(struct pvm *vm, const struct pv *key)
+hash_key(struct pvm *vm, const struct pv *key)
 {
 	if (key->flags & PVF_UNHASHABLE)
 		return fail(vm, PW_TYPE_ERROR, "%s: unhashable %s",
 		    vm->op->name, kind_names[key->kind]);
+	if (!pv_is_plain(key))
+		return record_method_call(vm, key, "__hash__");
+	if (key->flags & PVF_HOLDS_OBJECT)
+		return record_call(vm, NULL, 0,
+		    "__hash__ of an object inside a tuple key");
 	return 0;
 }
 
@@ -1065,7 +1077,7 @@ op_dict(struct pvm *vm)
 	if ((dict = new_value(vm, PV_DICT)) == NULL)
 		return -1;
 	for (i = mark; i < vm->stack_len; i += 2) {
-		if (check_hashable(vm, vm->stack[i]) < 0 ||
+		if (hash_key(vm, vm->stack[i]) < 0 ||
 		    grow_depth(vm, dict, vm->stack[i + 1]) < 0)
 			return -1;
 		note_dict_key(dict, vm->stack[i]);
@@ -1085,7 +1097,7 @@ op_frozenset(struct pvm *vm)
 	if ((set = new_value(vm, PV_FROZENSET)) == NULL)
 		return -1;
 	for (i = mark; i < vm->stack_len; i++)
-		if (check_hashable(vm, vm->stack[i]) < 0 ||
+		if (hash_key(vm, vm->stack[i]) < 0 ||
 		    grow_depth(vm, set, vm->stack[i]) < 0)
 			return -1;
 	vm->stack_len = mark;
@@ -1148,7 +1160,7 @@ do_setitems(struct pvm *vm, size_t x)
 	target = vm->stack[x - 1];
 	if (target->kind == PV_DICT) {
 		for (i = x; i < vm->stack_len; i += 2) {
-			if (check_hashable(vm, vm->stack[i]) < 0 ||
+			if (hash_key(vm, vm->stack[i]) < 0 ||
 			    grow_depth(vm, target, vm->stack[i + 1]) < 0)
 				return -1;
 			note_dict_key(target, vm->stack[i]);
@@ -1192,7 +1204,7 @@ op_additems(struct pvm *vm)
 	target = vm->stack[mark - 1];
 	if (target->kind == PV_SET) {
 		for (i = mark; i < vm->stack_len; i++)
-			if (check_hashable(vm, vm->stack[i]) < 0 ||
+			if (hash_key(vm, vm->stack[i]) < 0 ||
 			    grow_depth(vm, target, vm->stack[i]) < 0)
 				return -1;
 	} else if (pv_is_plain(target)) {

@@ -545,6 +545,15 @@ START_TEST(unhashable_keys_fail)
 }
 END_TEST
 
+START_TEST(hashing_an_object_key_calls_its_hash)
+{
+	assert_call(run(P("(cx\nY\n)RK\x01" "d.")), 1, "x.Y.__hash__");
+	assert_call(run(P("}cx\nY\n)R\x85K\x01s.")), 1, NULL);
+	assert_call(run(P("\x8f(cx\nY\n)R\x90.")), 1, "x.Y.__hash__");
+	assert_clean(run(P("}K\x01\x85K\x01s.")));
+}
+END_TEST
+
 START_TEST(persistent_ids_call_persistent_load)
 {
 	assert_call(run(P("Pabc\n.")), 0, "persistent_load");
@@ -906,6 +915,7 @@ pvm_suite(void)
 	tcase_add_test(tc, setitem_on_a_list_calls_list_setitem);
 	tcase_add_test(tc, additems_on_a_set_calls_nothing_on_an_object_calls_add);
 	tcase_add_test(tc, unhashable_keys_fail);
+	tcase_add_test(tc, hashing_an_object_key_calls_its_hash);
 	tcase_add_test(tc, persistent_ids_call_persistent_load);
 	tcase_add_test(tc, buffers_are_calls_or_type_checks);
 	tcase_add_test(tc, memo_last_write_wins);

@@ -24,6 +24,7 @@
 
 #include "compat_pickle.h"
 #include "pvm.h"
+#include "pvm_memo.h"
 #include "pvm_text.h"
 
 /* ---- the opcode table ---------------------------------------------- */
@@ -150,6 +151,23 @@ le_uint(const uint8_t *p, size_t n)
 	while (n-- > 0)
 		v = (v << 8) | p[n];
 	return v;
+}
+
+/* le_uint for the sizes fixed arguments have, as single loads. */
+static inline uint64_t
+decode_fixed(const uint8_t *p, size_t n)
+{
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+	case 4:
+		return (uint64_t)p[0] | (uint64_t)p[1] << 8 |
+		    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+	default:
+		return le_uint(p, n);
+	}
 }
 
 static size_t
@@ -281,21 +299,6 @@ pv_is_plain(const struct pv *v)
  * that long is reported as unknown ("*") and denied. */
 #define STR_KEEP_MAX 4096
 
-/* ---- the memo: a map, since indices are sparse up to 2^64 ------------ */
-
-struct memo_slot {
-	uint64_t key;
-	struct pv *value;
-	uint64_t generation;	/* slot is live iff == memo.generation */
-};
-
-struct memo {
-	struct memo_slot *slots;
-	size_t cap;		/* power of two */
-	size_t live;		/* what CPython calls memo_len */
-	uint64_t generation;
-};
-
 /* ---- the arena: per-message memory, released all at once ------------ */
 
 struct arena_chunk {
@@ -334,6 +337,7 @@ struct pvm {
 	uint64_t pos;		/* bytes of this pickle consumed */
 	uint8_t fixed[8];
 	size_t fixed_have, fixed_need;
+	uint64_t arg;		/* the decoded fixed argument */
 	char *line;		/* current line(s), NUL-terminated copy */
 	size_t line_len, line_cap;
 	size_t line1_len;	/* LINE2: length of the first line incl. \n */
@@ -349,6 +353,8 @@ struct pvm {
 	/* Framing inside the pickle (the FRAME opcode). */
 	bool in_frame;
 	uint64_t frame_end;
+	uint64_t bound;		/* the reader stops to check here: the frame
+				 * end inside a frame, else the size limit */
 
 	/* The VM. */
 	int proto;
@@ -356,7 +362,7 @@ struct pvm {
 	size_t stack_len, stack_cap;
 	size_t *marks;
 	size_t n_marks, marks_cap;
-	struct memo memo;
+	struct pvm_memo *memo;
 	uint64_t calls_total;
 
 	/* Memory. */
@@ -381,7 +387,7 @@ static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
 static uint64_t
 memory_used(const struct pvm *vm)
 {
-	return vm->arena_bytes + vm->vector_bytes;
+	return vm->arena_bytes + vm->vector_bytes + pvm_memo_bytes(vm->memo);
 }
 
 static void *
@@ -733,12 +739,19 @@ push(struct pvm *vm, struct pv *v)
 {
 	if (v == NULL)
 		return -1;
-	if (vm->stack_len >= vm->limits.max_stack_depth)
-		return fail(vm, PW_LIMIT_STACK_DEPTH, "stack deeper than %llu",
-		    (unsigned long long)vm->limits.max_stack_depth);
-	if (vector_grow(vm, (void **)&vm->stack, &vm->stack_cap,
-	    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
-		return -1;
+	if (vm->stack_len == vm->stack_cap) {
+		if (vm->stack_len >= vm->limits.max_stack_depth)
+			return fail(vm, PW_LIMIT_STACK_DEPTH,
+			    "stack deeper than %llu",
+			    (unsigned long long)vm->limits.max_stack_depth);
+		if (vector_grow(vm, (void **)&vm->stack, &vm->stack_cap,
+		    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
+			return -1;
+		/* Never let the capacity run past the limit, so that the
+		 * check above is the only one on the hot path. */
+		if (vm->stack_cap > vm->limits.max_stack_depth)
+			vm->stack_cap = (size_t)vm->limits.max_stack_depth;
+	}
 	vm->stack[vm->stack_len++] = v;
 	return 0;
 }
@@ -787,48 +800,17 @@ check_depth(struct pvm *vm, uint64_t depth)
 	return 0;
 }
 
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static struct memo_slot *
-memo_find(struct memo *m, uint64_t key)
-{
-	size_t i;
-
-	if (m->cap == 0)
-		return NULL;
-	for (i = mix64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		struct memo_slot *s = &m->slots[i];
-
-		if (s->generation != m->generation || s->key == key)
-			return s;
-	}
-}
-
 static struct pv *
 memo_get(struct pvm *vm, uint64_t key)
 {
-	struct memo_slot *s = memo_find(&vm->memo, key);
-
-	if (s == NULL || s->generation != vm->memo.generation)
-		return NULL;
-	return s->value;
+	return pvm_memo_get(vm->memo, key);
 }
 
 /* _Unpickler_MemoPut: last write wins; a new index counts in memo_len. */
 static int
 memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 {
-	struct memo *m = &vm->memo;
-	struct memo_slot *s;
+	uint64_t others = vm->arena_bytes + vm->vector_bytes, room;
 
 	if (key >= vm->limits.max_memo_entries)
 		return fail(vm, PW_LIMIT_MEMO,
@@ -836,55 +818,20 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 		    "memo array would grow to twice the index)",
 		    (unsigned long long)key,
 		    (unsigned long long)vm->limits.max_memo_entries);
-	if ((m->live + 1) * 2 > m->cap) {
-		struct memo_slot *old = m->slots;
-		size_t old_cap = m->cap, i, new_cap = m->cap ? m->cap * 2 : 64;
-		uint64_t old_gen = m->generation;
-
-		if (memory_used(vm) + new_cap * sizeof(*s) >
-		    vm->limits.max_analysis_bytes)
-			return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
-			    "analysis memory above %llu bytes",
-			    (unsigned long long)vm->limits.max_analysis_bytes);
-		if ((m->slots = calloc(new_cap, sizeof(*s))) == NULL) {
-			m->slots = old;
-			vm->oom = true;
-			return fail(vm, PW_INTERNAL, "out of memory");
-		}
-		vm->vector_bytes += (new_cap - old_cap) * sizeof(*s);
-		m->cap = new_cap;
-		m->generation = 1;
-		for (i = 0; i < old_cap; i++) {
-			if (old[i].generation != old_gen)
-				continue;
-			s = memo_find(m, old[i].key);
-			*s = old[i];
-			s->generation = 1;
-		}
-		free(old);
+	room = others < vm->limits.max_analysis_bytes ?
+	    vm->limits.max_analysis_bytes - others : 0;
+	switch (pvm_memo_put(vm->memo, key, value,
+	    room > SIZE_MAX ? SIZE_MAX : (size_t)room)) {
+	case 0:
+		return 0;
+	case -2:
+		return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
+		    "analysis memory above %llu bytes",
+		    (unsigned long long)vm->limits.max_analysis_bytes);
+	default:
+		vm->oom = true;
+		return fail(vm, PW_INTERNAL, "out of memory");
 	}
-	s = memo_find(m, key);
-	if (s->generation != m->generation) {
-		s->generation = m->generation;
-		s->key = key;
-		m->live++;
-	}
-	s->value = value;
-	return 0;
-}
-
-static void
-memo_clear(struct memo *m)
-{
-	/* A huge table left by one big message would make every small
-	 * message after it pay to clear it: drop it instead. */
-	if (m->cap > 4096) {
-		free(m->slots);
-		m->slots = NULL;
-		m->cap = 0;
-	}
-	m->generation++;
-	m->live = 0;
 }
 
 /* ---- value constructors --------------------------------------------- */
@@ -1508,6 +1455,7 @@ op_frame(struct pvm *vm, uint64_t len)
 	if (len > 0) {
 		vm->in_frame = true;
 		vm->frame_end = vm->pos + len;
+		vm->bound = vm->frame_end;
 	}
 	return 0;
 }
@@ -1631,7 +1579,7 @@ op_unicode(struct pvm *vm)
 static int
 execute(struct pvm *vm)
 {
-	const uint8_t *a = vm->fixed;
+	uint64_t a = vm->arg;
 
 	switch ((enum opcode)vm->op->code) {
 	case OP_MARK: return op_mark(vm);
@@ -1674,14 +1622,14 @@ execute(struct pvm *vm)
 	case OP_EMPTY_DICT: return push(vm, new_value(vm, PV_DICT));
 	case OP_APPENDS: return op_appends(vm);
 	case OP_GET: return op_text_memo(vm, false);
-	case OP_BINGET: return op_get(vm, a[0]);
-	case OP_LONG_BINGET: return op_get(vm, le_uint(a, 4));
+	case OP_BINGET: return op_get(vm, a);
+	case OP_LONG_BINGET: return op_get(vm, a);
 	case OP_LIST: return op_list(vm);
 	case OP_EMPTY_LIST: return push(vm, new_value(vm, PV_LIST));
 	case OP_OBJ: return op_obj(vm);
 	case OP_PUT: return op_text_memo(vm, true);
-	case OP_BINPUT: return op_put(vm, a[0]);
-	case OP_LONG_BINPUT: return op_put(vm, le_uint(a, 4));
+	case OP_BINPUT: return op_put(vm, a);
+	case OP_LONG_BINPUT: return op_put(vm, a);
 	case OP_SETITEM: return do_setitems(vm, vm->stack_len >= 2 ?
 	    vm->stack_len - 2 : 0);
 	case OP_TUPLE: return op_tuple(vm);
@@ -1689,16 +1637,16 @@ execute(struct pvm *vm)
 	case OP_SETITEMS: return op_setitems(vm);
 	case OP_BINFLOAT: return push(vm, &pv_float);
 	case OP_PROTO:
-		if (a[0] > PICKLE_HIGHEST_PROTOCOL)
+		if (a > PICKLE_HIGHEST_PROTOCOL)
 			return fail(vm, PW_BAD_PROTOCOL,
-			    "unsupported pickle protocol: %u", a[0]);
-		vm->proto = a[0];
-		vm->report.protocol = a[0];
+			    "unsupported pickle protocol: %u", (unsigned)a);
+		vm->proto = (int)a;
+		vm->report.protocol = (int)a;
 		return 0;
 	case OP_NEWOBJ: return op_newobj(vm, false);
-	case OP_EXT1: return op_ext(vm, a[0]);
-	case OP_EXT2: return op_ext(vm, (int64_t)le_uint(a, 2));
-	case OP_EXT4: return op_ext(vm, (int32_t)(uint32_t)le_uint(a, 4));
+	case OP_EXT1: return op_ext(vm, (int64_t)a);
+	case OP_EXT2: return op_ext(vm, (int64_t)a);
+	case OP_EXT4: return op_ext(vm, (int32_t)(uint32_t)a);
 	case OP_TUPLE1: return op_tuple_n(vm, 1);
 	case OP_TUPLE2: return op_tuple_n(vm, 2);
 	case OP_TUPLE3: return op_tuple_n(vm, 3);
@@ -1710,8 +1658,8 @@ execute(struct pvm *vm)
 	case OP_FROZENSET: return op_frozenset(vm);
 	case OP_NEWOBJ_EX: return op_newobj(vm, true);
 	case OP_STACK_GLOBAL: return op_stack_global(vm);
-	case OP_MEMOIZE: return op_put(vm, vm->memo.live);
-	case OP_FRAME: return op_frame(vm, le_uint(a, 8));
+	case OP_MEMOIZE: return op_put(vm, pvm_memo_len(vm->memo));
+	case OP_FRAME: return op_frame(vm, a);
 	case OP_BYTEARRAY8: return push(vm, &pv_bytearray);
 	case OP_NEXT_BUFFER:
 		/* Without buffers= CPython fails here; with it, next() is
@@ -1733,7 +1681,7 @@ execute(struct pvm *vm)
 static int
 begin_data(struct pvm *vm)
 {
-	uint64_t n = le_uint(vm->fixed, vm->fixed_need);
+	uint64_t n = vm->arg;
 	uint8_t code = vm->op->code;
 
 	if (vm->op->arg == PVM_ARG_LONG4 && (n & 0x80000000U))
@@ -1850,6 +1798,24 @@ begin_op(struct pvm *vm, uint8_t code)
 	}
 }
 
+/* The reader reached vm->bound: the end of a frame, which is fine between
+ * opcodes, or the size limit, which is not. */
+static int
+at_bound(struct pvm *vm)
+{
+	if (vm->in_frame) {
+		if (vm->pos != vm->frame_end || vm->rstate != RS_OPCODE)
+			return fail(vm, PW_LYING_FRAME,
+			    "%s straddles the end of its FRAME", vm->op->name);
+		vm->in_frame = false;
+		vm->bound = vm->limits.max_message_bytes;
+		if (vm->pos < vm->bound)
+			return 0;
+	}
+	return fail(vm, PW_LIMIT_MESSAGE_BYTES, "pickle longer than %llu bytes",
+	    (unsigned long long)vm->limits.max_message_bytes);
+}
+
 /**
  * pvm_feed(vm, buf, len, consumed):
  * Analyze the next ${len} bytes of the current pickle.  Sets *${consumed}
@@ -1867,35 +1833,37 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 	while (i < len && vm->rstate != RS_END) {
 		size_t avail = len - i;
 
-		/* Nothing may cross the end of the message limit... */
-		if (vm->pos >= vm->limits.max_message_bytes) {
-			fail(vm, PW_LIMIT_MESSAGE_BYTES,
-			    "pickle longer than %llu bytes",
-			    (unsigned long long)vm->limits.max_message_bytes);
+		if (vm->pos >= vm->bound && at_bound(vm) < 0)
 			break;
-		}
-		if (avail > vm->limits.max_message_bytes - vm->pos)
-			avail = (size_t)(vm->limits.max_message_bytes - vm->pos);
-		/* ...nor, inside a FRAME, the end of the frame. */
-		if (vm->in_frame) {
-			if (vm->pos == vm->frame_end && vm->rstate == RS_OPCODE) {
-				vm->in_frame = false;
-			} else if (vm->pos >= vm->frame_end) {
-				fail(vm, PW_LYING_FRAME,
-				    "%s straddles the end of its FRAME",
-				    vm->op->name);
-				break;
-			} else if (avail > vm->frame_end - vm->pos) {
-				avail = (size_t)(vm->frame_end - vm->pos);
-			}
-		}
+		if (avail > vm->bound - vm->pos)
+			avail = (size_t)(vm->bound - vm->pos);
 
 		switch (vm->rstate) {
 		case RS_OPCODE:
 			vm->op_pos = vm->pos;
 			vm->pos++;
 			i++;
-			begin_op(vm, buf[i - 1]);
+			if (begin_op(vm, buf[i - 1]) < 0 || vm->rstate != RS_FIXED ||
+			    avail - 1 < vm->fixed_need)
+				break;
+			/* The whole fixed argument is here: decode it without
+			 * another trip round the loop, and its data too if
+			 * that is all here as well. */
+			n = vm->fixed_need;
+			vm->arg = decode_fixed(buf + i, n);
+			vm->pos += n;
+			i += n;
+			vm->rstate = RS_OPCODE;
+			if (!arg_has_data(vm->op->arg)) {
+				execute(vm);
+			} else if (begin_data(vm) == 0 &&
+			    vm->data_left <= avail - 1 - n) {
+				n = feed_data(vm, buf + i, (size_t)vm->data_left);
+				vm->pos += n;
+				i += n;
+				vm->rstate = RS_OPCODE;
+				finish_data(vm);
+			}
 			break;
 		case RS_FIXED:
 			n = vm->fixed_need - vm->fixed_have;
@@ -1907,6 +1875,7 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 			i += n;
 			if (vm->fixed_have < vm->fixed_need)
 				break;
+			vm->arg = decode_fixed(vm->fixed, vm->fixed_need);
 			vm->rstate = RS_OPCODE;
 			if (!arg_has_data(vm->op->arg))
 				execute(vm);
@@ -1994,10 +1963,11 @@ pvm_report(const struct pvm *vm)
 void
 pvm_begin(struct pvm *vm)
 {
-	bool keep_memo = vm->model == PVM_MEMO_PERSISTENT && vm->memo.live > 0;
+	bool keep_memo = vm->model == PVM_MEMO_PERSISTENT &&
+	    pvm_memo_len(vm->memo) > 0;
 
 	if (!keep_memo) {
-		memo_clear(&vm->memo);
+		pvm_memo_clear(vm->memo);
 		arena_release(vm);
 	}
 	vm->rstate = RS_OPCODE;
@@ -2005,6 +1975,7 @@ pvm_begin(struct pvm *vm)
 	vm->op_pos = 0;
 	vm->op = NULL;
 	vm->in_frame = false;
+	vm->bound = vm->limits.max_message_bytes;
 	vm->proto = 0;
 	vm->stack_len = 0;
 	vm->n_marks = 0;
@@ -2025,6 +1996,10 @@ pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
 
 	if ((vm = calloc(1, sizeof(*vm))) == NULL)
 		return NULL;
+	if ((vm->memo = pvm_memo_new()) == NULL) {
+		free(vm);
+		return NULL;
+	}
 	if (limits != NULL)
 		vm->limits = *limits;
 	if (vm->limits.max_message_bytes == 0)
@@ -2064,7 +2039,7 @@ pvm_free(struct pvm *vm)
 		next = c->next;
 		free(c);
 	}
-	free(vm->memo.slots);
+	pvm_memo_free(vm->memo);
 	free(vm->stack);
 	free(vm->marks);
 	free(vm->line);

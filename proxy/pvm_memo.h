@@ -1,0 +1,64 @@
+#ifndef PVM_MEMO_H
+#define PVM_MEMO_H
+
+/*
+ * pvm_memo: the unpickler's memo, index -> value, part of the pvm module.
+ *
+ * Indices are sparse up to 2^64 (LONG_BINPUT, text PUT), so a plain array
+ * sized by index would let five bytes of pickle ask for gigabytes.  Real
+ * pickles use small sequential indices, though, so those live in a dense
+ * array kept within a constant factor of the number of entries, and only
+ * the rest go to a hash map.  Memory stays O(entries) either way.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pvm_memo;
+
+/**
+ * pvm_memo_new():
+ * An empty memo, or NULL on allocation failure.
+ */
+struct pvm_memo *pvm_memo_new(void);
+
+/**
+ * pvm_memo_free(m):
+ * Release ${m}; NULL is a no-op.  The values are not owned by the memo.
+ */
+void pvm_memo_free(struct pvm_memo *m);
+
+/**
+ * pvm_memo_put(m, key, value, max_bytes):
+ * Store ${value} (not NULL) at ${key}, replacing any value there.  Returns
+ * 0, -1 on allocation failure, or -2 if the memo would grow past
+ * ${max_bytes} bytes; ${m} is unchanged on failure.
+ */
+int pvm_memo_put(struct pvm_memo *m, uint64_t key, void *value,
+    size_t max_bytes);
+
+/**
+ * pvm_memo_get(m, key):
+ * The value at ${key}, or NULL.
+ */
+void *pvm_memo_get(const struct pvm_memo *m, uint64_t key);
+
+/**
+ * pvm_memo_len(m):
+ * The number of occupied indices (CPython's memo_len, where MEMOIZE stores).
+ */
+size_t pvm_memo_len(const struct pvm_memo *m);
+
+/**
+ * pvm_memo_bytes(m):
+ * Bytes of memory ${m} holds.
+ */
+size_t pvm_memo_bytes(const struct pvm_memo *m);
+
+/**
+ * pvm_memo_clear(m):
+ * Remove every entry, in time proportional to what was stored.
+ */
+void pvm_memo_clear(struct pvm_memo *m);
+
+#endif /* !PVM_MEMO_H */

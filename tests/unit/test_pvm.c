@@ -801,6 +801,29 @@ START_TEST(limits_stop_the_analysis)
 }
 END_TEST
 
+START_TEST(analysis_memory_is_bounded)
+{
+	struct pvm_limits lim = { .max_analysis_bytes = 256 * 1024 };
+	struct pvm *p = pvm_new(&lim, PVM_MEMO_PER_MESSAGE);
+	size_t n = 200000, i, used;
+	uint8_t *b = malloc(n + 2);
+
+	/* 100,000 empty dicts, each its own object: more than 256 KiB of
+	 * analysis state, from 200 KB of pickle. */
+	b[0] = '(';
+	for (i = 1; i < n; i++)
+		b[i] = '}';
+	b[n] = 't';
+	b[n + 1] = '.';
+	pvm_begin(p);
+	ck_assert_int_eq(pvm_feed(p, b, n + 2, &used), PVM_FAILED);
+	ck_assert_uint_eq(pvm_report(p)->reasons[0].code,
+	    PW_LIMIT_ANALYSIS_MEMORY);
+	free(b);
+	pvm_free(p);
+}
+END_TEST
+
 /* ---- streaming ---- */
 
 static const struct {
@@ -942,6 +965,7 @@ pvm_suite(void)
 	tcase_add_test(tc, unknown_opcode_fails);
 	tcase_add_test(tc, stop_ends_the_message_and_leaves_the_rest);
 	tcase_add_test(tc, limits_stop_the_analysis);
+	tcase_add_test(tc, analysis_memory_is_bounded);
 	tcase_add_loop_test(tc, any_split_of_the_input_gives_the_same_report, 0,
 	    (int)(sizeof(stream_cases) / sizeof(stream_cases[0])));
 	suite_add_tcase(s, tc);

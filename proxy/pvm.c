@@ -247,6 +247,7 @@ enum pv_kind {
 #define PVF_SUSPECT_KEYS 0x02	/* dict: a key may be "__setstate__" */
 #define PVF_PLANTED	0x04	/* object: __setstate__ may be replaced */
 #define PVF_HOLDS_OBJECT 0x08	/* tuple: an item is (or holds) an object */
+#define PVF_HAS_ITEMS	0x10	/* dict: an opcode put items in it */
 
 struct pv {
 	uint8_t kind;
@@ -966,6 +967,7 @@ hash_key(struct pvm *vm, const struct pv *key)
 static void
 note_dict_key(struct pv *dict, const struct pv *key)
 {
+	dict->flags |= PVF_HAS_ITEMS;
 	if (key->kind != PV_STR || key->u.str.ptr == NULL ||
 	    str_eq(key->u.str, "__setstate__"))
 		dict->flags |= PVF_SUSPECT_KEYS;
@@ -1177,6 +1179,14 @@ state_dict_clean(const struct pvm *vm, const struct pv *d)
 	    d->u.calls_at_creation == vm->calls_total);
 }
 
+/* A plain dict that no opcode filled and no call could have touched. */
+static bool
+dict_known_empty(const struct pvm *vm, const struct pv *d)
+{
+	return d->kind == PV_DICT && !(d->flags & PVF_HAS_ITEMS) &&
+	    d->u.calls_at_creation == vm->calls_total;
+}
+
 /* load_build. */
 static int
 op_build(struct pvm *vm)
@@ -1189,9 +1199,13 @@ op_build(struct pvm *vm)
 	state = vm->stack[--vm->stack_len];
 	inst = vm->stack[vm->stack_len - 1];
 	if (pv_is_plain(inst)) {
-		/* Builtin values have no __setstate__ (3.11) and no
-		 * __dict__: only a None state leaves them alone. */
-		if (state->kind == PV_NONE)
+		/* Builtin values have no __setstate__ (3.11) and no __dict__:
+		 * only a None state, or (None, empty slot state), leaves them
+		 * alone; anything else raises. */
+		if (state->kind == PV_NONE || (state->kind == PV_TUPLE &&
+		    state->u.tuple.n == 2 &&
+		    state->u.tuple.items[0]->kind == PV_NONE &&
+		    dict_known_empty(vm, state->u.tuple.items[1])))
 			return 0;
 		return fail(vm, PW_TYPE_ERROR,
 		    "BUILD: cannot set state on a '%s' object",

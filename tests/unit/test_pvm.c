@@ -452,7 +452,10 @@ END_TEST
 START_TEST(build_on_plain_values_needs_a_none_state)
 {
 	assert_clean(run(P("]Nb.")));
+	assert_clean(run(P("]N}\x86" "b.")));	/* empty slot state */
 	assert_fails(run(P("]}b.")), PW_TYPE_ERROR);
+	assert_fails(run(P("]NN\x86" "b.")), PW_TYPE_ERROR);
+	assert_fails(run(P("]N}K\x01K\x01s\x86" "b.")), PW_TYPE_ERROR);
 }
 END_TEST
 

@@ -22,7 +22,7 @@ FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test unit unit-asan fuzz-corpus soundness fuzz bench run clean deps
+.PHONY: all test unit unit-asan cli fuzz-corpus soundness fuzz bench run clean deps
 
 # Debian 12 packages the build and the tests need; `make deps` installs the
 # missing ones (as root), and `make run` / `make test` call it first.
@@ -71,13 +71,16 @@ deps:
 # The soundness suite runs last: its "N passed, M failed" line closes the run.
 test: deps
 	$(MAKE) all
-	$(MAKE) unit unit-asan fuzz-corpus
+	$(MAKE) unit unit-asan fuzz-corpus cli
 	$(MAKE) soundness
 
 unit: $(B)/test_unit
 	CK_FORK=yes $(B)/test_unit
 unit-asan: $(B)/asan/test_unit
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 $(B)/asan/test_unit
+cli: $(B)/picklewall $(B)/asan/picklewall
+	$(PYTHON) tests/cli/test_cli.py $(B)/picklewall
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/cli/test_cli.py $(B)/asan/picklewall
 fuzz-corpus: $(FUZZ_BINS)
 	@set -e; for h in $(FUZZ_BINS); do n=$$(basename $$h); \
 	  echo "fuzz corpus: $$n"; \

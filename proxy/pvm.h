@@ -26,10 +26,10 @@
 struct pvm_limits {
 	uint64_t max_message_bytes;	/* default 64 MiB */
 	uint64_t max_opcodes;		/* default: no bound beyond bytes */
-	uint64_t max_stack_depth;	/* default 1/2 of max_message_bytes */
+	uint64_t max_stack_depth;	/* default max_message_bytes/2 + 1024 */
 	uint64_t max_memo_entries;	/* default 4 Mi; bounds the index too */
 	uint64_t max_nesting;		/* MARK / container depth, default 1000 */
-	uint64_t max_analysis_bytes;	/* our own memory, default 8 x msg */
+	uint64_t max_analysis_bytes;	/* our own memory: 16 x msg + 1 MiB */
 };
 
 #define PVM_DEFAULT_MAX_MESSAGE_BYTES	(64ULL << 20)

@@ -1,0 +1,1062 @@
+/*
+ * analysis: frame -> pvm(s) -> policy for one stream.
+ *
+ * The findings handed out with a message are deep copies owned by the
+ * analysis: under ANALYSIS_MEMO_BOTH they are the union of two pvm reports,
+ * and the policy adds reasons of its own, so neither pvm owns the result.
+ * Copies live in one findings store, emptied when the next message is
+ * delivered and bounded like the analyzer's own memory.
+ */
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "policy.h"
+
+#define MAX_MODELS 2
+
+/* Reasons the analysis gives itself, beyond the pvm's: trailing bytes, a
+ * truncated payload, models that disagree, invalid framing. */
+#define MAX_OWN_REASONS 4
+
+#define POOL_CHUNK_BYTES (64 * 1024)
+
+enum astate {
+	AS_BETWEEN,		/* no byte of the next message seen yet */
+	AS_HEADER,		/* the framer holds part of a header */
+	AS_PAYLOAD,		/* the pvm(s) read the payload */
+	AS_ENDED,		/* the stream cannot continue */
+};
+
+struct pool_chunk {
+	struct pool_chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+/* The findings of the message being delivered. */
+struct findings {
+	struct pvm_import *imports;
+	size_t n_imports, imports_cap;
+	struct pvm_call *calls;
+	size_t n_calls, calls_cap;
+	struct pvm_reason *reasons;
+	size_t n_reasons, reasons_cap;
+	struct pvm_reason *policy_reasons;
+	size_t n_policy_reasons, policy_reasons_cap;
+	struct pool_chunk *pool;
+	uint64_t bytes;		/* arrays and pool, charged to the bound */
+	bool overflow;		/* something was dropped at the bound */
+	bool oom;		/* malloc failed: the findings are unusable */
+};
+
+struct own_reason {
+	enum pw_code code;
+	uint64_t pos;
+	char detail[PW_ERROR_MESSAGE_MAX];
+};
+
+struct analysis {
+	struct analysis_config config;
+	struct frame *frame;
+	struct pvm *models[MAX_MODELS];
+	const char *model_names[MAX_MODELS];
+	size_t n_models;
+	enum pvm_status status[MAX_MODELS];
+
+	enum astate state;
+	uint64_t stream_pos;	/* stream bytes consumed */
+	uint64_t msg_offset;	/* where the message in progress started */
+	struct frame_message fmsg;
+	uint64_t payload_fed;
+	unsigned handshakes_seen;	/* mp handshake messages delivered */
+
+	struct own_reason own[MAX_OWN_REASONS];
+	size_t n_own;
+
+	uint64_t max_findings_bytes;
+	struct findings out;
+};
+
+static const struct pvm_reason oom_reason = {
+	PW_INTERNAL, 0, "out of memory while collecting the findings"
+};
+
+/* ---- the findings store ---------------------------------------------- */
+
+/* Count ${bytes} against the bound; -1 (and overflow noted) past it. */
+static int
+charge(struct findings *f, uint64_t max_bytes, uint64_t bytes)
+{
+	if (bytes > max_bytes || f->bytes > max_bytes - bytes) {
+		f->overflow = true;
+		return -1;
+	}
+	f->bytes += bytes;
+	return 0;
+}
+
+/* Make room for ${need} elements of ${elem_size} bytes in *${vec}. */
+static int
+grow(struct findings *f, uint64_t max_bytes, void **vec, size_t *cap,
+    size_t need, size_t elem_size)
+{
+	size_t new_cap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	new_cap = *cap ? *cap : 16;
+	while (new_cap < need) {
+		if (new_cap > SIZE_MAX / 2 / elem_size) {
+			f->oom = true;
+			return -1;
+		}
+		new_cap *= 2;
+	}
+	if (charge(f, max_bytes, (uint64_t)(new_cap - *cap) * elem_size) < 0)
+		return -1;
+	if ((p = realloc(*vec, new_cap * elem_size)) == NULL) {
+		f->oom = true;
+		return -1;
+	}
+	*vec = p;
+	*cap = new_cap;
+	return 0;
+}
+
+/* A NUL-terminated copy of ${len} bytes at ${s} in the pool. */
+static char *
+pool_copy(struct findings *f, uint64_t max_bytes, const char *s, size_t len)
+{
+	struct pool_chunk *c = f->pool;
+	size_t size, chunk_size;
+	char *p;
+
+	if (len == SIZE_MAX) {
+		f->oom = true;
+		return NULL;
+	}
+	size = len + 1;
+	if (c == NULL || c->size - c->used < size) {
+		chunk_size = size > POOL_CHUNK_BYTES / 4 ? size : POOL_CHUNK_BYTES;
+		if (chunk_size > SIZE_MAX - sizeof(*c)) {
+			f->oom = true;
+			return NULL;
+		}
+		if (charge(f, max_bytes, sizeof(*c) + chunk_size) < 0)
+			return NULL;
+		if ((c = malloc(sizeof(*c) + chunk_size)) == NULL) {
+			f->oom = true;
+			return NULL;
+		}
+		c->size = chunk_size;
+		c->used = 0;
+		if (f->pool == NULL || chunk_size == POOL_CHUNK_BYTES) {
+			c->next = f->pool;
+			f->pool = c;
+		} else {
+			/* Keep the partly used chunk on top for the small
+			 * strings that follow a big one. */
+			c->next = f->pool->next;
+			f->pool->next = c;
+		}
+	}
+	p = c->data + c->used;
+	c->used += size;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static int
+copy_str(struct findings *f, uint64_t max_bytes, struct pvm_str *dst,
+    struct pvm_str src)
+{
+	if (src.ptr == NULL) {
+		*dst = src;
+		return 0;
+	}
+	if ((dst->ptr = pool_copy(f, max_bytes, src.ptr, src.len)) == NULL)
+		return -1;
+	dst->len = src.len;
+	return 0;
+}
+
+static void findings_free(struct findings *f);
+
+/* Above this, the store of one big message is released rather than kept
+ * for the next: a connection must not hold it for its lifetime. */
+#define FINDINGS_KEEP_BYTES (1024 * 1024)
+
+/* Empty ${f} for the next message, keeping one pool chunk and the arrays:
+ * the next message almost always needs them. */
+static void
+findings_reset(struct findings *f)
+{
+	struct pool_chunk *c, *next;
+
+	if (f->bytes > FINDINGS_KEEP_BYTES) {
+		findings_free(f);
+		memset(f, 0, sizeof(*f));
+		return;
+	}
+
+	for (c = f->pool; c != NULL; c = next) {
+		next = c->next;
+		if (c == f->pool && c->size == POOL_CHUNK_BYTES) {
+			c->used = 0;
+			c->next = NULL;
+			continue;
+		}
+		if (c == f->pool)
+			f->pool = NULL;
+		free(c);
+	}
+	f->n_imports = f->n_calls = f->n_reasons = f->n_policy_reasons = 0;
+	f->bytes = (uint64_t)f->imports_cap * sizeof(*f->imports) +
+	    (uint64_t)f->calls_cap * sizeof(*f->calls) +
+	    (uint64_t)f->reasons_cap * sizeof(*f->reasons) +
+	    (uint64_t)f->policy_reasons_cap * sizeof(*f->policy_reasons) +
+	    (f->pool != NULL ? sizeof(*f->pool) + POOL_CHUNK_BYTES : 0);
+	f->overflow = false;
+	f->oom = false;
+}
+
+static void
+findings_free(struct findings *f)
+{
+	struct pool_chunk *c, *next;
+
+	for (c = f->pool; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(f->imports);
+	free(f->calls);
+	free(f->reasons);
+	free(f->policy_reasons);
+}
+
+/* ---- copying one finding into the store ------------------------------ */
+
+static int
+append_import(struct analysis *a, const void *elem)
+{
+	const struct pvm_import *src = elem;
+	struct findings *f = &a->out;
+	struct pvm_import *dst;
+
+	if (grow(f, a->max_findings_bytes, (void **)&f->imports,
+	    &f->imports_cap, f->n_imports + 1, sizeof(*dst)) < 0)
+		return -1;
+	dst = &f->imports[f->n_imports];
+	*dst = *src;
+	if (copy_str(f, a->max_findings_bytes, &dst->module, src->module) < 0 ||
+	    copy_str(f, a->max_findings_bytes, &dst->name, src->name) < 0)
+		return -1;
+	/* Unmapped names are the same strings: share the copies. */
+	if (src->raw_module.ptr == src->module.ptr)
+		dst->raw_module = dst->module;
+	else if (copy_str(f, a->max_findings_bytes, &dst->raw_module,
+	    src->raw_module) < 0)
+		return -1;
+	if (src->raw_name.ptr == src->name.ptr)
+		dst->raw_name = dst->name;
+	else if (copy_str(f, a->max_findings_bytes, &dst->raw_name,
+	    src->raw_name) < 0)
+		return -1;
+	f->n_imports++;
+	return 0;
+}
+
+static int
+append_call(struct analysis *a, const void *elem)
+{
+	const struct pvm_call *src = elem;
+	struct findings *f = &a->out;
+	struct pvm_call *dst;
+
+	if (grow(f, a->max_findings_bytes, (void **)&f->calls, &f->calls_cap,
+	    f->n_calls + 1, sizeof(*dst)) < 0)
+		return -1;
+	dst = &f->calls[f->n_calls];
+	*dst = *src;	/* why is static text */
+	if (copy_str(f, a->max_findings_bytes, &dst->callable,
+	    src->callable) < 0)
+		return -1;
+	f->n_calls++;
+	return 0;
+}
+
+static int
+append_reason_to(struct analysis *a, struct pvm_reason **vec, size_t *n,
+    size_t *cap, enum pw_code code, uint64_t pos, const char *detail)
+{
+	struct findings *f = &a->out;
+	struct pvm_reason *dst;
+	const char *copy;
+
+	if (grow(f, a->max_findings_bytes, (void **)vec, cap, *n + 1,
+	    sizeof(*dst)) < 0)
+		return -1;
+	if ((copy = pool_copy(f, a->max_findings_bytes, detail,
+	    strlen(detail))) == NULL)
+		return -1;
+	dst = &(*vec)[*n];
+	dst->code = code;
+	dst->pos = pos;
+	dst->detail = copy;
+	(*n)++;
+	return 0;
+}
+
+static int
+append_reason(struct analysis *a, const void *elem)
+{
+	const struct pvm_reason *src = elem;
+	struct findings *f = &a->out;
+
+	return append_reason_to(a, &f->reasons, &f->n_reasons,
+	    &f->reasons_cap, src->code, src->pos, src->detail);
+}
+
+/* policy_reason_fn: the policy's reasons wait in their own array, so that
+ * the findings the policy reads do not move under it. */
+static int
+add_policy_reason(void *cookie, enum pw_code code, uint64_t pos,
+    const char *detail)
+{
+	struct analysis *a = cookie;
+	struct findings *f = &a->out;
+
+	return append_reason_to(a, &f->policy_reasons, &f->n_policy_reasons,
+	    &f->policy_reasons_cap, code, pos, detail);
+}
+
+/* ---- the union of two reports ---------------------------------------- */
+
+/* What makes two findings the same, and how to copy one. */
+struct kind_ops {
+	size_t size;
+	uint64_t (*pos)(const void *);
+	uint64_t (*hash)(const void *);
+	bool (*equal)(const void *, const void *);
+	int (*append)(struct analysis *, const void *);
+};
+
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	/* FNV-1a: the keys are not attacker-chosen for collisions that
+	 * matter, since both sides come from the same bytes. */
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t
+hash_str(uint64_t h, struct pvm_str s)
+{
+	uint64_t len = s.ptr != NULL ? s.len : UINT64_MAX;
+
+	h = hash_bytes(h, &len, sizeof(len));
+	return s.ptr != NULL ? hash_bytes(h, s.ptr, s.len) : h;
+}
+
+static bool
+str_equal(struct pvm_str x, struct pvm_str y)
+{
+	if (x.ptr == NULL || y.ptr == NULL)
+		return x.ptr == NULL && y.ptr == NULL;
+	return x.len == y.len && memcmp(x.ptr, y.ptr, x.len) == 0;
+}
+
+static uint64_t
+import_pos(const void *e)
+{
+	return ((const struct pvm_import *)e)->pos;
+}
+
+static uint64_t
+import_hash(const void *e)
+{
+	const struct pvm_import *imp = e;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = hash_bytes(h, &imp->op, sizeof(imp->op));
+	h = hash_bytes(h, &imp->pos, sizeof(imp->pos));
+	h = hash_str(h, imp->module);
+	return hash_str(h, imp->name);
+}
+
+static bool
+import_equal(const void *x, const void *y)
+{
+	const struct pvm_import *a = x, *b = y;
+
+	return a->op == b->op && a->pos == b->pos &&
+	    str_equal(a->module, b->module) && str_equal(a->name, b->name);
+}
+
+static uint64_t
+call_pos(const void *e)
+{
+	return ((const struct pvm_call *)e)->pos;
+}
+
+static struct pvm_str
+call_why(const struct pvm_call *c)
+{
+	struct pvm_str s = { c->why, c->why != NULL ? strlen(c->why) : 0 };
+
+	return s;
+}
+
+static uint64_t
+call_hash(const void *e)
+{
+	const struct pvm_call *c = e;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = hash_bytes(h, &c->op, sizeof(c->op));
+	h = hash_bytes(h, &c->pos, sizeof(c->pos));
+	h = hash_str(h, c->callable);
+	return c->callable.ptr != NULL ? h : hash_str(h, call_why(c));
+}
+
+static bool
+call_equal(const void *x, const void *y)
+{
+	const struct pvm_call *a = x, *b = y;
+
+	if (a->op != b->op || a->pos != b->pos ||
+	    !str_equal(a->callable, b->callable))
+		return false;
+	return a->callable.ptr != NULL || str_equal(call_why(a), call_why(b));
+}
+
+static uint64_t
+reason_pos(const void *e)
+{
+	return ((const struct pvm_reason *)e)->pos;
+}
+
+static struct pvm_str
+reason_detail(const struct pvm_reason *r)
+{
+	struct pvm_str s = { r->detail, strlen(r->detail) };
+
+	return s;
+}
+
+static uint64_t
+reason_hash(const void *e)
+{
+	const struct pvm_reason *r = e;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t code = (uint32_t)r->code;
+
+	h = hash_bytes(h, &code, sizeof(code));
+	h = hash_bytes(h, &r->pos, sizeof(r->pos));
+	return hash_str(h, reason_detail(r));
+}
+
+static bool
+reason_equal(const void *x, const void *y)
+{
+	const struct pvm_reason *a = x, *b = y;
+
+	return a->code == b->code && a->pos == b->pos &&
+	    str_equal(reason_detail(a), reason_detail(b));
+}
+
+static const struct kind_ops import_ops = {
+	sizeof(struct pvm_import), import_pos, import_hash, import_equal,
+	append_import,
+};
+static const struct kind_ops call_ops = {
+	sizeof(struct pvm_call), call_pos, call_hash, call_equal, append_call,
+};
+static const struct kind_ops reason_ops = {
+	sizeof(struct pvm_reason), reason_pos, reason_hash, reason_equal,
+	append_reason,
+};
+
+/* One distinct finding of the first report and how many copies of it are
+ * still unmatched by the second. */
+struct dedup_slot {
+	const void *elem;	/* NULL: empty slot */
+	uint64_t hash;
+	size_t unmatched;
+};
+
+static struct dedup_slot *
+dedup_find(struct dedup_slot *slots, size_t cap, const struct kind_ops *ops,
+    const void *elem, uint64_t hash)
+{
+	size_t i;
+
+	for (i = (size_t)hash & (cap - 1);; i = (i + 1) & (cap - 1)) {
+		if (slots[i].elem == NULL || (slots[i].hash == hash &&
+		    ops->equal(slots[i].elem, elem)))
+			return &slots[i];
+	}
+}
+
+/*
+ * Append the multiset union of ${x} and ${y} (${nx} and ${ny} elements) to
+ * the store: every element of ${x}, then those of ${y} that are not matched
+ * by an equal element of ${x}.  Elements are taken in order of position, so
+ * two position-ordered reports give a position-ordered result.  Linear in
+ * the sizes: a report may hold millions of findings.
+ */
+static int
+merge(struct analysis *a, const struct kind_ops *ops, const void *x,
+    size_t nx, const void *y, size_t ny)
+{
+	const char *xs = x, *ys = y;
+	struct dedup_slot *slots = NULL, *s;
+	size_t cap = 0, i = 0, j = 0;
+	uint64_t h;
+
+	if (nx > 0 && ny > 0) {
+		for (cap = 16; cap < nx * 2; cap *= 2) {
+			if (cap > SIZE_MAX / 4 / sizeof(*slots)) {
+				a->out.oom = true;
+				goto err0;
+			}
+		}
+		if ((slots = calloc(cap, sizeof(*slots))) == NULL) {
+			a->out.oom = true;
+			goto err0;
+		}
+		for (i = 0; i < nx; i++) {
+			h = ops->hash(xs + i * ops->size);
+			s = dedup_find(slots, cap, ops, xs + i * ops->size, h);
+			if (s->elem == NULL) {
+				s->elem = xs + i * ops->size;
+				s->hash = h;
+			}
+			s->unmatched++;
+		}
+		i = 0;
+	}
+	while (i < nx || j < ny) {
+		if (j == ny || (i < nx &&
+		    ops->pos(xs + i * ops->size) <= ops->pos(ys + j * ops->size))) {
+			if (ops->append(a, xs + i * ops->size) < 0)
+				goto err1;
+			i++;
+			continue;
+		}
+		if (slots != NULL) {
+			h = ops->hash(ys + j * ops->size);
+			s = dedup_find(slots, cap, ops, ys + j * ops->size, h);
+			if (s->elem != NULL && s->unmatched > 0) {
+				s->unmatched--;
+				j++;
+				continue;
+			}
+		}
+		if (ops->append(a, ys + j * ops->size) < 0)
+			goto err1;
+		j++;
+	}
+	free(slots);
+	return 0;
+
+err1:
+	free(slots);
+err0:
+	return -1;
+}
+
+/* ---- delivering a message -------------------------------------------- */
+
+static void
+add_own_reason(struct analysis *a, enum pw_code code, uint64_t pos,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+add_own_reason(struct analysis *a, enum pw_code code, uint64_t pos,
+    const char *fmt, ...)
+{
+	struct own_reason *r;
+	va_list ap;
+
+	/* The callers give at most MAX_OWN_REASONS per message; a further
+	 * one would only repeat why the message is denied. */
+	if (a->n_own == MAX_OWN_REASONS)
+		return;
+	r = &a->own[a->n_own++];
+	r->code = code;
+	r->pos = pos;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* The pvm reports and own reasons, merged; -1 if the store gave out. */
+static int
+collect(struct analysis *a, bool with_models)
+{
+	const struct pvm_report *r[MAX_MODELS] = { NULL, NULL };
+	size_t k;
+
+	if (with_models) {
+		for (k = 0; k < a->n_models; k++)
+			r[k] = pvm_report(a->models[k]);
+	}
+	if (r[0] != NULL) {
+		if (merge(a, &reason_ops, r[0]->reasons, r[0]->n_reasons,
+		    r[1] ? r[1]->reasons : NULL, r[1] ? r[1]->n_reasons : 0) < 0)
+			return -1;
+	}
+	for (k = 0; k < a->n_own; k++) {
+		struct pvm_reason own = { a->own[k].code, a->own[k].pos,
+		    a->own[k].detail };
+
+		if (append_reason(a, &own) < 0)
+			return -1;
+	}
+	if (r[0] != NULL) {
+		if (merge(a, &import_ops, r[0]->imports, r[0]->n_imports,
+		    r[1] ? r[1]->imports : NULL, r[1] ? r[1]->n_imports : 0) < 0)
+			return -1;
+		if (merge(a, &call_ops, r[0]->calls, r[0]->n_calls,
+		    r[1] ? r[1]->calls : NULL, r[1] ? r[1]->n_calls : 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Run the policy and move its reasons after the analysis reasons. */
+static int
+decide(struct analysis *a, enum analysis_verdict *verdict)
+{
+	struct findings *f = &a->out;
+	struct policy_findings pf = {
+		f->n_imports, f->n_calls, f->n_reasons,
+		f->imports, f->calls, f->reasons,
+	};
+	enum policy_verdict pv;
+	int rc;
+
+	rc = policy_builtin_decide(&pf, add_policy_reason, a, &pv);
+	*verdict = pv == POLICY_ALLOW ? ANALYSIS_ALLOW : ANALYSIS_DENY;
+	if (f->n_policy_reasons == 0)
+		return rc;
+	if (grow(f, a->max_findings_bytes, (void **)&f->reasons,
+	    &f->reasons_cap, f->n_reasons + f->n_policy_reasons,
+	    sizeof(*f->reasons)) < 0)
+		return -1;
+	memcpy(f->reasons + f->n_reasons, f->policy_reasons,
+	    f->n_policy_reasons * sizeof(*f->reasons));
+	f->n_reasons += f->n_policy_reasons;
+	f->n_policy_reasons = 0;
+	return rc;
+}
+
+/*
+ * Fill *${msg} with the message that ends at the current stream position:
+ * findings of the models (if ${with_models}) and the own reasons, the
+ * policy's verdict.  The analysis moves on to the next message, or ends if
+ * ${stream_ends}.
+ */
+static void
+deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
+    bool is_pickle, bool stream_ends)
+{
+	struct findings *f = &a->out;
+	const struct pvm_report *r, *furthest = NULL;
+	enum analysis_verdict verdict = ANALYSIS_DENY;
+	uint64_t bound = a->max_findings_bytes;
+	size_t k;
+
+	findings_reset(f);
+	if (collect(a, with_models) == 0 && is_pickle)
+		(void)decide(a, &verdict);
+	else if (!is_pickle && !f->overflow && !f->oom)
+		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
+	if (f->overflow && !f->oom) {
+		/* The one reason that says the list is incomplete may go
+		 * past the bound, which it reports. */
+		a->max_findings_bytes = UINT64_MAX;
+		if (append_reason_to(a, &f->reasons, &f->n_reasons,
+		    &f->reasons_cap, PW_LIMIT_ANALYSIS_MEMORY, 0,
+		    "findings above the analysis memory bound; the lists "
+		    "are incomplete") < 0)
+			f->oom = true;
+		a->max_findings_bytes = bound;
+		verdict = ANALYSIS_DENY;
+	}
+
+	memset(msg, 0, sizeof(*msg));
+	msg->offset = a->msg_offset;
+	msg->length = a->stream_pos - a->msg_offset;
+	msg->payload_offset = a->msg_offset + a->fmsg.header_bytes;
+	if (msg->payload_offset > a->stream_pos)
+		msg->payload_offset = a->stream_pos;
+	msg->is_pickle = is_pickle;
+	/* A handshake message that failed framing has no index from the
+	 * framer: it is the next one. */
+	msg->handshake_index = is_pickle ? 0 : a->fmsg.handshake_index != 0 ?
+	    a->fmsg.handshake_index : a->handshakes_seen + 1;
+	if (with_models) {
+		for (k = 0; k < a->n_models; k++) {
+			r = pvm_report(a->models[k]);
+			if (furthest == NULL || r->length > furthest->length)
+				furthest = r;
+		}
+		msg->protocol = furthest->protocol;
+		msg->opcodes = furthest->opcodes;
+	}
+	if (f->oom) {
+		msg->verdict = ANALYSIS_DENY;
+		msg->reasons = &oom_reason;
+		msg->n_reasons = 1;
+		stream_ends = true;
+	} else {
+		msg->verdict = verdict;
+		msg->n_imports = f->n_imports;
+		msg->imports = f->imports;
+		msg->n_calls = f->n_calls;
+		msg->calls = f->calls;
+		msg->n_reasons = f->n_reasons;
+		msg->reasons = f->reasons;
+	}
+	msg->stream_ends = stream_ends;
+
+	a->n_own = 0;
+	a->msg_offset = a->stream_pos;
+	memset(&a->fmsg, 0, sizeof(a->fmsg));
+	a->state = stream_ends ? AS_ENDED : AS_BETWEEN;
+}
+
+/* ---- reading the payload --------------------------------------------- */
+
+static void
+begin_payload(struct analysis *a)
+{
+	size_t k;
+
+	for (k = 0; k < a->n_models; k++) {
+		pvm_begin(a->models[k]);
+		a->status[k] = PVM_NEED_MORE;
+	}
+	a->payload_fed = 0;
+	a->state = AS_PAYLOAD;
+}
+
+static const char *
+status_text(enum pvm_status st)
+{
+	return st == PVM_DONE ? "STOP" : st == PVM_FAILED ? "failed" :
+	    "still reading";
+}
+
+/* Raw framing: the message ends where the pickle does.  Models that end
+ * it differently would leave us not knowing where the next one starts. */
+static bool
+models_agree(struct analysis *a)
+{
+	const struct pvm_report *r0, *r1;
+
+	if (a->n_models < 2)
+		return true;
+	r0 = pvm_report(a->models[0]);
+	r1 = pvm_report(a->models[1]);
+	if (a->status[0] == a->status[1] && r0->length == r1->length)
+		return true;
+	add_own_reason(a, PW_BAD_FRAMING, r0->length < r1->length ?
+	    r0->length : r1->length,
+	    "memo models disagree on where the pickle ends (%s: %s after %"
+	    PRIu64 " bytes, %s: %s after %" PRIu64 " bytes): the start of "
+	    "the next message is unknown", a->model_names[0],
+	    status_text(a->status[0]), r0->length, a->model_names[1],
+	    status_text(a->status[1]), r1->length);
+	return false;
+}
+
+/*
+ * Feed up to ${len} payload bytes to every model still reading.  Returns
+ * true (with *${msg} filled) if the message ended; *${used} says how many
+ * bytes belonged to it.
+ */
+static bool
+feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
+    size_t *used, struct analysis_message *msg)
+{
+	const struct pvm_report *r;
+	bool until_stop = a->fmsg.payload_bytes == FRAME_PAYLOAD_UNTIL_STOP;
+	bool any_ended = false, failed = false;
+	size_t k, n = len, c, most = 0;
+
+	if (!until_stop && a->fmsg.payload_bytes - a->payload_fed < n)
+		n = (size_t)(a->fmsg.payload_bytes - a->payload_fed);
+	for (k = 0; k < a->n_models; k++) {
+		if (a->status[k] != PVM_NEED_MORE)
+			continue;
+		a->status[k] = pvm_feed(a->models[k], buf, n, &c);
+		if (c > most)
+			most = c;
+		if (a->status[k] != PVM_NEED_MORE)
+			any_ended = true;
+		if (a->status[k] == PVM_FAILED)
+			failed = true;
+	}
+
+	if (until_stop) {
+		*used = most;
+		a->payload_fed += most;
+		a->stream_pos += most;
+		if (!any_ended)
+			return false;
+		/* We cannot know where the server resumes after a pickle
+		 * it failed on, nor after one we read two ways. */
+		if (!models_agree(a))
+			failed = true;
+		deliver(a, msg, true, true, failed);
+		return true;
+	}
+
+	*used = n;
+	a->payload_fed += n;
+	a->stream_pos += n;
+	if (a->payload_fed < a->fmsg.payload_bytes)
+		return false;
+	for (k = 0; k < a->n_models; k++) {
+		if (a->status[k] == PVM_NEED_MORE)
+			a->status[k] = pvm_finish(a->models[k]);
+	}
+	for (k = 0; k < a->n_models; k++) {
+		r = pvm_report(a->models[k]);
+		if (a->status[k] == PVM_DONE &&
+		    r->length < a->fmsg.payload_bytes) {
+			/* pickle.loads() ignores them; a smuggled second
+			 * pickle is denied instead. */
+			add_own_reason(a, PW_TRAILING_BYTES, r->length,
+			    "%" PRIu64 " %s after STOP",
+			    a->fmsg.payload_bytes - r->length,
+			    a->fmsg.payload_bytes - r->length == 1 ?
+			    "byte" : "bytes");
+			break;
+		}
+	}
+	deliver(a, msg, true, true, false);
+	return true;
+}
+
+/* Whether the message being framed is one of the mp authkey handshake,
+ * which is not a pickle even when it fails. */
+static bool
+in_handshake(const struct analysis *a)
+{
+	return a->config.frame.kind == FRAME_MP &&
+	    a->handshakes_seen < a->config.frame.mp_handshake_messages;
+}
+
+/* ---- the interface --------------------------------------------------- */
+
+/**
+ * analysis_new(config):
+ * Create the analysis of one stream.  Returns NULL on allocation failure.
+ */
+struct analysis *
+analysis_new(const struct analysis_config *config)
+{
+	struct analysis *a;
+	uint64_t msg_bytes, per_model;
+	size_t k;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto err0;
+	a->config = *config;
+	if ((a->frame = frame_new(&config->frame)) == NULL)
+		goto err1;
+	switch (config->memo) {
+	case ANALYSIS_MEMO_PER_MESSAGE:
+		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PER_MESSAGE);
+		a->model_names[0] = "per-message";
+		a->n_models = 1;
+		break;
+	case ANALYSIS_MEMO_PERSISTENT:
+		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PERSISTENT);
+		a->model_names[0] = "persistent";
+		a->n_models = 1;
+		break;
+	case ANALYSIS_MEMO_BOTH:
+		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PER_MESSAGE);
+		a->models[1] = pvm_new(&config->limits, PVM_MEMO_PERSISTENT);
+		a->model_names[0] = "per-message";
+		a->model_names[1] = "persistent";
+		a->n_models = 2;
+		break;
+	default:
+		goto err2;
+	}
+	for (k = 0; k < a->n_models; k++) {
+		if (a->models[k] == NULL)
+			goto err2;
+	}
+
+	/* The findings are copies of what the models hold, plus one policy
+	 * reason each: bound them by twice the models' own memory bound
+	 * (pvm_new's default when none is given). */
+	msg_bytes = config->limits.max_message_bytes != 0 ?
+	    config->limits.max_message_bytes : PVM_DEFAULT_MAX_MESSAGE_BYTES;
+	per_model = config->limits.max_analysis_bytes != 0 ?
+	    config->limits.max_analysis_bytes :
+	    msg_bytes > (UINT64_MAX - (1 << 20)) / 16 ? UINT64_MAX :
+	    msg_bytes * 16 + (1 << 20);
+	a->max_findings_bytes = per_model > UINT64_MAX / 2 / a->n_models ?
+	    UINT64_MAX : per_model * 2 * a->n_models;
+	a->state = AS_BETWEEN;
+	return a;
+
+err2:
+	for (k = 0; k < MAX_MODELS; k++)
+		pvm_free(a->models[k]);
+	frame_free(a->frame);
+err1:
+	free(a);
+err0:
+	return NULL;
+}
+
+/**
+ * analysis_free(a):
+ * Release ${a}; NULL is a no-op.
+ */
+void
+analysis_free(struct analysis *a)
+{
+	size_t k;
+
+	if (a == NULL)
+		return;
+	for (k = 0; k < MAX_MODELS; k++)
+		pvm_free(a->models[k]);
+	frame_free(a->frame);
+	findings_free(&a->out);
+	free(a);
+}
+
+/**
+ * analysis_feed(a, buf, len, consumed, msg):
+ * Consume stream bytes from ${buf} until a message finishes or the input is
+ * used up; *${consumed} says how many were used.  ANALYSIS_MESSAGE fills
+ * *${msg}; call again with the rest of the buffer.  A message with
+ * msg->stream_ends set (invalid framing, or a pickle that could not be
+ * analyzed to its end under raw framing) is the last one: further calls
+ * consume nothing and return ANALYSIS_NEED_MORE.
+ */
+enum analysis_status
+analysis_feed(struct analysis *a, const uint8_t *buf, size_t len,
+    size_t *consumed, struct analysis_message *msg)
+{
+	struct pw_error err;
+	enum frame_status st;
+	size_t i = 0, used;
+
+	while (a->state != AS_ENDED) {
+		if (a->state == AS_PAYLOAD) {
+			if (i == len)
+				break;
+			if (feed_payload(a, buf + i, len - i, &used, msg)) {
+				*consumed = i + used;
+				return ANALYSIS_MESSAGE;
+			}
+			i += used;
+			continue;
+		}
+		if (i == len)
+			break;
+		st = frame_next(a->frame, buf + i, len - i, &used, &a->fmsg,
+		    &err);
+		i += used;
+		a->stream_pos += used;
+		if (st == FRAME_INVALID) {
+			add_own_reason(a, err.code, err.position, "%s",
+			    err.message);
+			deliver(a, msg, false, !in_handshake(a), true);
+			*consumed = i;
+			return ANALYSIS_MESSAGE;
+		}
+		if (st == FRAME_NEED_MORE) {
+			if (used > 0)
+				a->state = AS_HEADER;
+			if (i == len)
+				break;
+			/* The framer must take all it is given. */
+			add_own_reason(a, PW_INTERNAL, 0,
+			    "framer stopped before the end of its input");
+			deliver(a, msg, false, true, true);
+			*consumed = i;
+			return ANALYSIS_MESSAGE;
+		}
+		if (!a->fmsg.is_pickle) {
+			a->handshakes_seen++;
+			deliver(a, msg, false, false, false);
+			*consumed = i;
+			return ANALYSIS_MESSAGE;
+		}
+		begin_payload(a);
+		if (a->fmsg.payload_bytes == 0) {
+			/* Nothing will arrive to complete it: the empty
+			 * payload is judged now. */
+			(void)feed_payload(a, buf + i, 0, &used, msg);
+			*consumed = i;
+			return ANALYSIS_MESSAGE;
+		}
+	}
+	*consumed = i;
+	return ANALYSIS_NEED_MORE;
+}
+
+/**
+ * analysis_finish(a, msg):
+ * The stream has ended.  If a message was in progress, fill *${msg} with it
+ * (denied as truncated) and return ANALYSIS_MESSAGE; otherwise return
+ * ANALYSIS_NEED_MORE.
+ */
+enum analysis_status
+analysis_finish(struct analysis *a, struct analysis_message *msg)
+{
+	size_t k;
+
+	switch (a->state) {
+	case AS_BETWEEN:
+		a->state = AS_ENDED;
+		return ANALYSIS_NEED_MORE;
+	case AS_ENDED:
+		return ANALYSIS_NEED_MORE;
+	case AS_HEADER:
+		add_own_reason(a, PW_TRUNCATED, 0,
+		    "stream ended inside a message header after %" PRIu64
+		    " bytes", a->stream_pos - a->msg_offset);
+		deliver(a, msg, false, !in_handshake(a), true);
+		return ANALYSIS_MESSAGE;
+	case AS_PAYLOAD:
+		break;
+	}
+	if (a->fmsg.payload_bytes != FRAME_PAYLOAD_UNTIL_STOP)
+		add_own_reason(a, PW_TRUNCATED, a->payload_fed,
+		    "stream ended after %" PRIu64 " of %" PRIu64
+		    " payload bytes", a->payload_fed, a->fmsg.payload_bytes);
+	for (k = 0; k < a->n_models; k++) {
+		if (a->status[k] == PVM_NEED_MORE)
+			a->status[k] = pvm_finish(a->models[k]);
+	}
+	deliver(a, msg, true, true, true);
+	return ANALYSIS_MESSAGE;
+}

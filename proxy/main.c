@@ -1,0 +1,604 @@
+/*
+ * picklewall: the command line.
+ *
+ *   picklewall scan [options] FILE|- ...   analyze captured streams offline
+ *   picklewall opcodes                      print the opcode table
+ *
+ * `scan` runs the same frame -> pvm -> policy path as the proxy, so the
+ * verdict it prints is the one the proxy would give.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "analysis.h"
+#include "json.h"
+#include "pvm.h"
+#include "render.h"
+
+#define PICKLEWALL_VERSION "0.1.0"
+
+/* Exit codes, from sysexits(3) where one fits. */
+#define EXIT_ALLOWED	0	/* every message allowed */
+#define EXIT_DENIED	1	/* some message denied */
+#define EXIT_USAGE	64	/* EX_USAGE */
+#define EXIT_NOINPUT	66	/* EX_NOINPUT: an input could not be read */
+#define EXIT_SOFTWARE	70	/* EX_SOFTWARE: out of memory, internal */
+#define EXIT_IOERR	74	/* EX_IOERR: the output could not be written */
+
+#define READ_CHUNK_BYTES (64 * 1024)
+
+/* Room for the largest frame header (mp: -1 marker and 8-byte length)
+ * on top of the payload bound. */
+#define FRAME_HEADER_MAX_BYTES 16
+
+enum output_format {
+	FORMAT_JSON,
+	FORMAT_TEXT,
+};
+
+struct scan_options {
+	struct analysis_config config;
+	enum output_format format;
+	bool memo_given;
+	bool handshake_given;
+	char **files;
+	size_t n_files;
+};
+
+/* The bytes of the message being read, for its hash and disassembly. */
+struct message_bytes {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t max_bytes;
+	bool dropped;		/* the message outgrew max_bytes */
+};
+
+static const char usage_text[] =
+    "usage: picklewall scan [--framing raw|len32|mp] [--mp-handshake 0|3]\n"
+    "                       [--memo per-message|persistent|both]\n"
+    "                       [--format json|text] [--max-message-bytes SIZE]\n"
+    "                       FILE|- ...\n"
+    "       picklewall opcodes\n"
+    "       picklewall --help | --version\n";
+
+static const char help_text[] =
+    "picklewall: an inline firewall for Python pickle streams.\n"
+    "\n"
+    "usage: picklewall scan [OPTION]... FILE|- ...\n"
+    "       picklewall opcodes\n"
+    "       picklewall --help | --version\n"
+    "\n"
+    "scan reads each FILE (\"-\" is standard input) as one client byte\n"
+    "stream, splits it into messages, analyzes every pickle without\n"
+    "executing it and prints one verdict per message: the same analysis\n"
+    "and policy as the proxy.  Under the built-in policy a pickle is\n"
+    "allowed only if it imports nothing, calls nothing and is well formed.\n"
+    "\n"
+    "options (\"--opt VALUE\" or \"--opt=VALUE\"; \"--\" ends the options):\n"
+    "  --framing raw|len32|mp   how messages are delimited (default raw)\n"
+    "      raw    consecutive pickles, each ending at its STOP opcode\n"
+    "      len32  4-byte big-endian length + pickle (logging SocketHandler)\n"
+    "      mp     multiprocessing.connection: signed 4-byte big-endian\n"
+    "             length, or -1 then an 8-byte length\n"
+    "  --mp-handshake 0|3       mp only: messages of the authkey handshake\n"
+    "                           that precede the pickles (default 0)\n"
+    "  --memo per-message|persistent|both\n"
+    "                           how the server keeps the pickle memo:\n"
+    "                           per-message (pickle.loads per message),\n"
+    "                           persistent (one Unpickler reads the stream),\n"
+    "                           both (analyze both ways, report the union);\n"
+    "                           default both for raw, per-message otherwise\n"
+    "  --format json|text       output format (default json)\n"
+    "  --max-message-bytes SIZE largest message (payload) accepted; a bigger\n"
+    "                           one is denied and ends the stream.  SIZE is\n"
+    "                           bytes, or with a K, M or G suffix (KiB, MiB,\n"
+    "                           GiB); default 64M\n"
+    "  --help                   this text\n"
+    "\n"
+    "output, one record per message:\n"
+    "  json  one object per line: file, offset, length (stream bytes of the\n"
+    "        whole message, header included), sha256 (of those bytes),\n"
+    "        protocol, kind (pickle|handshake), verdict (allow|deny),\n"
+    "        reasons [{code, detail, pos}], imports [{module, name, op, pos,\n"
+    "        raw_module and raw_name if remapped, ext_code for EXT ops}],\n"
+    "        calls [{op, callable or null, why if null, pos}]; pos is an\n"
+    "        offset in the pickle.  See README.md for every field.\n"
+    "  text  a header line per message (file, offset, length, protocol,\n"
+    "        ALLOW or DENY), then every reason, import and call with the\n"
+    "        opcodes around it.\n"
+    "A pickle that cannot be analyzed to its end under raw framing, or\n"
+    "invalid framing, ends the stream: the rest of that input is not\n"
+    "analyzed (a note says so on standard error).\n"
+    "\n"
+    "opcodes prints the opcode table, one row per line: name, code (\\xNN),\n"
+    "argument kind, protocol that introduced it.\n"
+    "\n"
+    "exit status:\n"
+    "   0  every message of every input was allowed\n"
+    "   1  some message was denied\n"
+    "  64  usage error\n"
+    "  66  an input could not be opened or read (the other inputs are\n"
+    "      still scanned; 66 wins over 1)\n"
+    "  70  internal error (out of memory)\n"
+    "  74  the output could not be written\n";
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Report a usage error and return EXIT_USAGE. */
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("picklewall: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+/* ---- option values --------------------------------------------------- */
+
+/* SIZE: decimal bytes, optionally K, M, G (or KiB, MiB, GiB); 0 and
+ * values that overflow are rejected. */
+static int
+parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} suffixes[] = {
+		{ "", 0 }, { "K", 10 }, { "k", 10 }, { "KiB", 10 },
+		{ "M", 20 }, { "m", 20 }, { "MiB", 20 },
+		{ "G", 30 }, { "g", 30 }, { "GiB", 30 },
+	};
+	uint64_t v = 0;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (strcmp(s, suffixes[i].suffix) != 0)
+			continue;
+		if (v == 0 || v > UINT64_MAX >> suffixes[i].shift)
+			return -1;
+		v <<= suffixes[i].shift;
+		/* The message is held in memory. */
+		if (v > SIZE_MAX - FRAME_HEADER_MAX_BYTES)
+			return -1;
+		*bytes = v;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+set_option(struct scan_options *opt, const char *name, const char *value)
+{
+	struct analysis_config *c = &opt->config;
+	uint64_t bytes;
+
+	if (strcmp(name, "framing") == 0) {
+		if (frame_kind_parse(value, &c->frame.kind) < 0)
+			return usage_error("unknown framing '%s' (raw, len32, mp)",
+			    value);
+	} else if (strcmp(name, "mp-handshake") == 0) {
+		if (strcmp(value, "0") == 0)
+			c->frame.mp_handshake_messages = 0;
+		else if (strcmp(value, "3") == 0)
+			c->frame.mp_handshake_messages = 3;
+		else
+			return usage_error("--mp-handshake takes 0 or 3, not '%s'",
+			    value);
+		opt->handshake_given = true;
+	} else if (strcmp(name, "memo") == 0) {
+		if (strcmp(value, "per-message") == 0)
+			c->memo = ANALYSIS_MEMO_PER_MESSAGE;
+		else if (strcmp(value, "persistent") == 0)
+			c->memo = ANALYSIS_MEMO_PERSISTENT;
+		else if (strcmp(value, "both") == 0)
+			c->memo = ANALYSIS_MEMO_BOTH;
+		else
+			return usage_error("unknown memo model '%s' "
+			    "(per-message, persistent, both)", value);
+		opt->memo_given = true;
+	} else if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "json") == 0)
+			opt->format = FORMAT_JSON;
+		else if (strcmp(value, "text") == 0)
+			opt->format = FORMAT_TEXT;
+		else
+			return usage_error("unknown format '%s' (json, text)",
+			    value);
+	} else if (strcmp(name, "max-message-bytes") == 0) {
+		if (parse_size(value, &bytes) < 0)
+			return usage_error("bad --max-message-bytes '%s': "
+			    "a positive number of bytes, optionally with K, M "
+			    "or G", value);
+		c->frame.max_message_bytes = bytes;
+		c->limits.max_message_bytes = bytes;
+	} else {
+		return usage_error("unknown option '--%s'", name);
+	}
+	return 0;
+}
+
+static bool
+option_takes_value(const char *name)
+{
+	return strcmp(name, "framing") == 0 ||
+	    strcmp(name, "mp-handshake") == 0 || strcmp(name, "memo") == 0 ||
+	    strcmp(name, "format") == 0 ||
+	    strcmp(name, "max-message-bytes") == 0;
+}
+
+/* Parse the arguments after "scan"; returns 0, -1 for --help, or an exit
+ * code.  Files are the arguments themselves (no copy). */
+static int
+parse_scan(int argc, char **argv, struct scan_options *opt)
+{
+	char name[32];
+	const char *arg, *eq, *value;
+	bool options_done = false;
+	size_t name_len;
+	int i, rc;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->config.frame.kind = FRAME_RAW;
+	opt->config.frame.max_message_bytes = PVM_DEFAULT_MAX_MESSAGE_BYTES;
+	opt->config.limits.max_message_bytes = PVM_DEFAULT_MAX_MESSAGE_BYTES;
+	opt->format = FORMAT_JSON;
+	if ((opt->files = calloc((size_t)argc + 1, sizeof(*opt->files))) == NULL) {
+		fputs("picklewall: out of memory\n", stderr);
+		return EXIT_SOFTWARE;
+	}
+
+	for (i = 0; i < argc; i++) {
+		arg = argv[i];
+		if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+			opt->files[opt->n_files++] = argv[i];
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+			return -1;
+		if (arg[1] != '-')
+			return usage_error("unknown option '%s'", arg);
+		eq = strchr(arg + 2, '=');
+		name_len = eq != NULL ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+		if (name_len >= sizeof(name))
+			return usage_error("unknown option '%s'", arg);
+		memcpy(name, arg + 2, name_len);
+		name[name_len] = '\0';
+		if (!option_takes_value(name))
+			return usage_error("unknown option '%s'", arg);
+		if (eq != NULL) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			return usage_error("option '%s' needs a value", arg);
+		}
+		if ((rc = set_option(opt, name, value)) != 0)
+			return rc;
+	}
+
+	if (opt->n_files == 0)
+		return usage_error("%s", "scan needs at least one FILE or -");
+	if (opt->handshake_given && opt->config.frame.kind != FRAME_MP)
+		return usage_error("%s", "--mp-handshake needs --framing mp");
+	if (!opt->memo_given)
+		opt->config.memo = opt->config.frame.kind == FRAME_RAW ?
+		    ANALYSIS_MEMO_BOTH : ANALYSIS_MEMO_PER_MESSAGE;
+	return 0;
+}
+
+/* ---- scanning -------------------------------------------------------- */
+
+static void
+bytes_append(struct message_bytes *mb, const uint8_t *p, size_t n)
+{
+	size_t new_cap;
+	uint8_t *nb;
+
+	if (mb->dropped || n == 0)
+		return;
+	if (n > mb->max_bytes - mb->len)
+		goto drop;
+	if (mb->len + n > mb->cap) {
+		new_cap = mb->cap ? mb->cap : READ_CHUNK_BYTES;
+		while (new_cap < mb->len + n)
+			new_cap = new_cap > mb->max_bytes / 2 ?
+			    mb->max_bytes : new_cap * 2;
+		if ((nb = realloc(mb->buf, new_cap)) == NULL)
+			goto drop;
+		mb->buf = nb;
+		mb->cap = new_cap;
+	}
+	memcpy(mb->buf + mb->len, p, n);
+	mb->len += n;
+	return;
+
+drop:
+	/* The verdict does not depend on these bytes: only the hash and the
+	 * disassembly are lost. */
+	mb->dropped = true;
+}
+
+/* Print ${msg} whose bytes are in ${mb}; returns 0 or EXIT_IOERR. */
+static int
+emit(const struct scan_options *opt, const char *file,
+    const struct analysis_message *msg, struct message_bytes *mb,
+    struct json *j)
+{
+	const uint8_t *bytes = mb->buf;
+	const char *text;
+	size_t len;
+
+	if (mb->dropped || mb->len != msg->length) {
+		fprintf(stderr, "picklewall: %s: the bytes of the message at "
+		    "offset %" PRIu64 " were not kept; no hash or "
+		    "disassembly\n", file, msg->offset);
+		bytes = NULL;
+	}
+	if (opt->format == FORMAT_JSON) {
+		json_reset(j);
+		if (render_json(j, file, msg, bytes, mb->len) < 0 ||
+		    (text = json_data(j, &len)) == NULL) {
+			fprintf(stderr, "picklewall: %s: cannot render the "
+			    "message at offset %" PRIu64 "\n", file,
+			    msg->offset);
+			return EXIT_SOFTWARE;
+		}
+		if (fwrite(text, 1, len, stdout) != len ||
+		    putchar('\n') == EOF)
+			return EXIT_IOERR;
+	} else if (render_text(stdout, file, msg, bytes, mb->len) < 0) {
+		return EXIT_IOERR;
+	}
+	mb->len = 0;
+	mb->dropped = false;
+	return 0;
+}
+
+/* read(2) that retries on EINTR. */
+static ssize_t
+read_chunk(int fd, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/*
+ * Scan the input ${path} ("-": standard input) and print its messages.
+ * Returns EXIT_ALLOWED, EXIT_DENIED, EXIT_NOINPUT (reported on stderr),
+ * EXIT_SOFTWARE or EXIT_IOERR.
+ */
+static int
+scan_file(const struct scan_options *opt, const char *path, struct json *j,
+    struct message_bytes *mb, uint8_t *chunk)
+{
+	struct analysis_message msg;
+	struct analysis *a;
+	size_t off, used;
+	ssize_t n;
+	bool denied = false, ended = false;
+	int fd, rc;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else if ((fd = open(path, O_RDONLY)) < 0) {
+		fprintf(stderr, "picklewall: %s: %s\n", path, strerror(errno));
+		rc = EXIT_NOINPUT;
+		goto err0;
+	}
+	if ((a = analysis_new(&opt->config)) == NULL) {
+		fprintf(stderr, "picklewall: out of memory\n");
+		rc = EXIT_SOFTWARE;
+		goto err1;
+	}
+	mb->len = 0;
+	mb->dropped = false;
+
+	while (!ended) {
+		if ((n = read_chunk(fd, chunk, READ_CHUNK_BYTES)) < 0) {
+			fprintf(stderr, "picklewall: %s: %s\n", path,
+			    strerror(errno));
+			rc = EXIT_NOINPUT;
+			goto err2;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < (size_t)n && !ended; off += used) {
+			enum analysis_status st = analysis_feed(a, chunk + off,
+			    (size_t)n - off, &used, &msg);
+
+			bytes_append(mb, chunk + off, used);
+			if (st != ANALYSIS_MESSAGE) {
+				/* All of it was taken; anything else would
+				 * spin here. */
+				if (off + used != (size_t)n) {
+					fprintf(stderr, "picklewall: %s: "
+					    "internal error: input not "
+					    "consumed\n", path);
+					rc = EXIT_SOFTWARE;
+					goto err2;
+				}
+				continue;
+			}
+			if ((rc = emit(opt, path, &msg, mb, j)) != 0)
+				goto err2;
+			denied |= msg.verdict != ANALYSIS_ALLOW;
+			if (msg.stream_ends) {
+				ended = true;
+				if (off + used < (size_t)n ||
+				    read_chunk(fd, chunk, 1) > 0)
+					fprintf(stderr, "picklewall: %s: "
+					    "analysis ends at offset %" PRIu64
+					    "; the rest of the input is not "
+					    "analyzed\n", path,
+					    msg.offset + msg.length);
+			}
+		}
+	}
+	if (!ended && analysis_finish(a, &msg) == ANALYSIS_MESSAGE) {
+		if ((rc = emit(opt, path, &msg, mb, j)) != 0)
+			goto err2;
+		denied |= msg.verdict != ANALYSIS_ALLOW;
+	}
+	rc = denied ? EXIT_DENIED : EXIT_ALLOWED;
+
+err2:
+	analysis_free(a);
+err1:
+	if (fd != STDIN_FILENO)
+		close(fd);
+err0:
+	return rc;
+}
+
+/* The more serious of two exit codes. */
+static int
+worse(int x, int y)
+{
+	static const int order[] = {
+		EXIT_ALLOWED, EXIT_DENIED, EXIT_NOINPUT, EXIT_SOFTWARE,
+		EXIT_IOERR,
+	};
+	size_t i, rx = 0, ry = 0;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (order[i] == x)
+			rx = i;
+		if (order[i] == y)
+			ry = i;
+	}
+	return rx >= ry ? x : y;
+}
+
+static int
+cmd_scan(int argc, char **argv)
+{
+	struct scan_options opt;
+	struct message_bytes mb;
+	struct json *j = NULL;
+	uint8_t *chunk = NULL;
+	size_t i;
+	int rc, worst = EXIT_ALLOWED;
+
+	memset(&mb, 0, sizeof(mb));
+	if ((rc = parse_scan(argc, argv, &opt)) != 0) {
+		free(opt.files);
+		if (rc < 0) {
+			fputs(help_text, stdout);
+			return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
+		}
+		return rc;
+	}
+	mb.max_bytes = (size_t)opt.config.frame.max_message_bytes +
+	    FRAME_HEADER_MAX_BYTES;
+	if ((j = json_new(0)) == NULL ||
+	    (chunk = malloc(READ_CHUNK_BYTES)) == NULL) {
+		fputs("picklewall: out of memory\n", stderr);
+		worst = EXIT_SOFTWARE;
+		goto done;
+	}
+	for (i = 0; i < opt.n_files; i++) {
+		rc = scan_file(&opt, opt.files[i], j, &mb, chunk);
+		worst = worse(worst, rc);
+		if (rc == EXIT_IOERR || rc == EXIT_SOFTWARE)
+			break;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		worst = EXIT_IOERR;
+	if (worst == EXIT_IOERR)
+		fprintf(stderr, "picklewall: cannot write the output: %s\n",
+		    strerror(errno));
+
+done:
+	free(chunk);
+	json_free(j);
+	free(mb.buf);
+	free(opt.files);
+	return worst;
+}
+
+/* ---- opcodes --------------------------------------------------------- */
+
+static const char *const arg_names[] = {
+	[PVM_ARG_NONE] = "none",
+	[PVM_ARG_U1] = "u1", [PVM_ARG_U2] = "u2", [PVM_ARG_I4] = "i4",
+	[PVM_ARG_U4] = "u4", [PVM_ARG_U8] = "u8", [PVM_ARG_F8] = "f8",
+	[PVM_ARG_LINE] = "line", [PVM_ARG_LINE2] = "line2",
+	[PVM_ARG_DATA1] = "data1", [PVM_ARG_DATA4] = "data4",
+	[PVM_ARG_DATA8] = "data8",
+	[PVM_ARG_LONG1] = "long1", [PVM_ARG_LONG4] = "long4",
+};
+
+static int
+cmd_opcodes(int argc, char **argv)
+{
+	const struct pvm_opinfo *info;
+	const char *arg;
+	size_t i;
+
+	if (argc > 0)
+		return usage_error("opcodes takes no arguments, not '%s'",
+		    argv[0]);
+	for (i = 0; (info = pvm_opinfo_at(i)) != NULL; i++) {
+		arg = (size_t)info->arg < sizeof(arg_names) / sizeof(arg_names[0]) &&
+		    arg_names[info->arg] != NULL ? arg_names[info->arg] : "?";
+		printf("%-17s \\x%02x %-5s %u\n", info->name, info->code, arg,
+		    info->protocol);
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALLOWED :
+	    EXIT_IOERR;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "no command given");
+	if (strcmp(argv[1], "scan") == 0)
+		return cmd_scan(argc - 2, argv + 2);
+	if (strcmp(argv[1], "opcodes") == 0)
+		return cmd_opcodes(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(help_text, stdout);
+		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("picklewall %s\n%s\n", PICKLEWALL_VERSION,
+		    OpenSSL_version(OPENSSL_VERSION));
+		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
+	}
+	return usage_error("unknown command '%s' (scan, opcodes, --help, "
+	    "--version)", argv[1]);
+}

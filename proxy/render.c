@@ -1,0 +1,367 @@
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "render.h"
+
+/* Argument bytes shown per opcode in the text report; the rest is
+ * summarized by its length. */
+#define TEXT_ARG_BYTES_MAX 32
+
+/* Bytes shown where no opcode starts (trailing bytes, a bad opcode). */
+#define TEXT_RAW_BYTES_MAX 16
+
+static const char *
+op_name(uint8_t op)
+{
+	const struct pvm_opinfo *info = pvm_opinfo(op);
+
+	return info != NULL ? info->name : "?";
+}
+
+/* EXT1, EXT2 and EXT4 name their target by a registry code. */
+static bool
+op_is_ext(uint8_t op)
+{
+	return strncmp(op_name(op), "EXT", 3) == 0;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static int
+sha256_hex(const uint8_t *bytes, size_t len, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len, i;
+
+	if (EVP_Digest(bytes, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len != 32)
+		return -1;
+	for (i = 0; i < md_len; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0x0f];
+	}
+	hex[64] = '\0';
+	return 0;
+}
+
+static int
+json_pvm_str(struct json *j, const char *key, struct pvm_str s)
+{
+	if (json_key(j, key) < 0)
+		return -1;
+	return s.ptr != NULL ? json_string(j, s.ptr, s.len) : json_null(j);
+}
+
+static int
+json_reasons(struct json *j, const struct analysis_message *msg)
+{
+	size_t i;
+
+	if (json_key(j, "reasons") < 0 || json_array_begin(j) < 0)
+		return -1;
+	for (i = 0; i < msg->n_reasons; i++) {
+		const struct pvm_reason *r = &msg->reasons[i];
+
+		if (json_object_begin(j) < 0 ||
+		    json_key(j, "code") < 0 ||
+		    json_cstring(j, pw_code_name(r->code)) < 0 ||
+		    json_key(j, "detail") < 0 ||
+		    json_cstring(j, r->detail) < 0 ||
+		    json_key(j, "pos") < 0 || json_uint(j, r->pos) < 0 ||
+		    json_object_end(j) < 0)
+			return -1;
+	}
+	return json_array_end(j);
+}
+
+static int
+json_imports(struct json *j, const struct analysis_message *msg)
+{
+	size_t i;
+
+	if (json_key(j, "imports") < 0 || json_array_begin(j) < 0)
+		return -1;
+	for (i = 0; i < msg->n_imports; i++) {
+		const struct pvm_import *imp = &msg->imports[i];
+
+		if (json_object_begin(j) < 0 ||
+		    json_pvm_str(j, "module", imp->module) < 0 ||
+		    json_pvm_str(j, "name", imp->name) < 0 ||
+		    json_key(j, "op") < 0 || json_cstring(j, op_name(imp->op)) < 0 ||
+		    json_key(j, "pos") < 0 || json_uint(j, imp->pos) < 0)
+			return -1;
+		if (imp->remapped &&
+		    (json_pvm_str(j, "raw_module", imp->raw_module) < 0 ||
+		    json_pvm_str(j, "raw_name", imp->raw_name) < 0))
+			return -1;
+		if (op_is_ext(imp->op) &&
+		    (json_key(j, "ext_code") < 0 ||
+		    json_int(j, imp->ext_code) < 0))
+			return -1;
+		if (json_object_end(j) < 0)
+			return -1;
+	}
+	return json_array_end(j);
+}
+
+static int
+json_calls(struct json *j, const struct analysis_message *msg)
+{
+	size_t i;
+
+	if (json_key(j, "calls") < 0 || json_array_begin(j) < 0)
+		return -1;
+	for (i = 0; i < msg->n_calls; i++) {
+		const struct pvm_call *c = &msg->calls[i];
+
+		if (json_object_begin(j) < 0 ||
+		    json_key(j, "op") < 0 || json_cstring(j, op_name(c->op)) < 0 ||
+		    json_pvm_str(j, "callable", c->callable) < 0)
+			return -1;
+		if (c->callable.ptr == NULL &&
+		    (json_key(j, "why") < 0 || json_cstring(j,
+		    c->why != NULL ? c->why : "no reason given") < 0))
+			return -1;
+		if (json_key(j, "pos") < 0 || json_uint(j, c->pos) < 0 ||
+		    json_object_end(j) < 0)
+			return -1;
+	}
+	return json_array_end(j);
+}
+
+/**
+ * render_json(j, file, msg, bytes, len):
+ * Write ${msg}, read from the input named ${file}, as one JSON object into
+ * the empty writer ${j}.  ${bytes} holds the ${len} bytes of the whole
+ * message (header included) for its SHA-256, or is NULL if they were not
+ * kept ("sha256": null).  Returns 0, or -1 if the writer failed or the hash
+ * could not be computed.
+ */
+int
+render_json(struct json *j, const char *file,
+    const struct analysis_message *msg, const uint8_t *bytes, size_t len)
+{
+	char hex[65];
+
+	if (json_object_begin(j) < 0 ||
+	    json_key(j, "file") < 0 || json_cstring(j, file) < 0 ||
+	    json_key(j, "offset") < 0 || json_uint(j, msg->offset) < 0 ||
+	    json_key(j, "length") < 0 || json_uint(j, msg->length) < 0 ||
+	    json_key(j, "sha256") < 0)
+		return -1;
+	if (bytes != NULL) {
+		if (sha256_hex(bytes, len, hex) < 0 || json_cstring(j, hex) < 0)
+			return -1;
+	} else if (json_null(j) < 0) {
+		return -1;
+	}
+	if (json_key(j, "protocol") < 0 || json_int(j, msg->protocol) < 0 ||
+	    json_key(j, "kind") < 0 ||
+	    json_cstring(j, msg->is_pickle ? "pickle" : "handshake") < 0 ||
+	    json_key(j, "verdict") < 0 ||
+	    json_cstring(j, msg->verdict == ANALYSIS_ALLOW ? "allow" : "deny") < 0 ||
+	    json_reasons(j, msg) < 0 || json_imports(j, msg) < 0 ||
+	    json_calls(j, msg) < 0)
+		return -1;
+	return json_object_end(j);
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+/* Bytes as a person can read them in any terminal: printable ASCII as is,
+ * everything else (and the backslash) escaped, so that no byte from the
+ * input can move the cursor or change colours. */
+static void
+text_escaped(FILE *out, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] == '\\')
+			fputs("\\\\", out);
+		else if (b[i] >= 0x20 && b[i] < 0x7f)
+			fputc(b[i], out);
+		else
+			fprintf(out, "\\x%02x", b[i]);
+	}
+}
+
+static void
+text_str(FILE *out, struct pvm_str s)
+{
+	if (s.ptr == NULL)
+		fputs("(unknown)", out);
+	else
+		text_escaped(out, s.ptr, s.len);
+}
+
+/*
+ * Where the disassembly stands in the pickle.  Opcode starts are only
+ * known by walking from the start, so the walk resumes from the last
+ * position shown and restarts only when a finding lies behind it.
+ */
+struct walk {
+	const uint8_t *pickle;
+	size_t len;
+	size_t pos;		/* an opcode start, or where decoding failed */
+	size_t before[2];	/* the two opcode starts before pos */
+	size_t n_before;
+};
+
+static void
+walk_to(struct walk *w, size_t target)
+{
+	size_t oplen;
+
+	if (target < w->pos) {
+		w->pos = 0;
+		w->n_before = 0;
+	}
+	while (w->pos < target &&
+	    pvm_op_length(w->pickle + w->pos, w->len - w->pos, &oplen) == 0 &&
+	    oplen <= target - w->pos) {
+		w->before[0] = w->before[1];
+		w->before[1] = w->pos;
+		if (w->n_before < 2)
+			w->n_before++;
+		w->pos += oplen;
+	}
+}
+
+/* One disassembly line; false if no whole opcode starts at ${pos}. */
+static bool
+text_opcode(FILE *out, const struct walk *w, size_t pos, bool marked,
+    size_t *oplen)
+{
+	size_t shown;
+
+	if (pos >= w->len ||
+	    pvm_op_length(w->pickle + pos, w->len - pos, oplen) < 0)
+		return false;
+	fprintf(out, "      %s %8zu  %s", marked ? ">" : " ", pos,
+	    op_name(w->pickle[pos]));
+	shown = *oplen - 1 < TEXT_ARG_BYTES_MAX ? *oplen - 1 : TEXT_ARG_BYTES_MAX;
+	if (shown > 0)
+		fprintf(out, "%*s", 18 - (int)strlen(op_name(w->pickle[pos])),
+		    "");
+	text_escaped(out, w->pickle + pos + 1, shown);
+	if (shown < *oplen - 1)
+		fprintf(out, "... (%zu bytes)", *oplen - 1);
+	fputc('\n', out);
+	return true;
+}
+
+static void
+text_context(FILE *out, struct walk *w, uint64_t pos)
+{
+	size_t target, oplen, k, shown;
+
+	if (w->pickle == NULL)
+		return;
+	target = pos < w->len ? (size_t)pos : w->len;
+	walk_to(w, target);
+	for (k = 2 - w->n_before; k < 2; k++)
+		(void)text_opcode(out, w, w->before[k], false, &oplen);
+	if (w->pos == target && text_opcode(out, w, target, true, &oplen)) {
+		(void)text_opcode(out, w, target + oplen, false, &oplen);
+		return;
+	}
+	/* The end of the data, bytes after STOP, or an opcode that does not
+	 * decode: show the bytes themselves. */
+	fprintf(out, "      > %8" PRIu64 "  ", pos);
+	if (pos >= w->len) {
+		fputs("(end of data)\n", out);
+		return;
+	}
+	shown = w->len - target < TEXT_RAW_BYTES_MAX ?
+	    w->len - target : TEXT_RAW_BYTES_MAX;
+	fputs("bytes ", out);
+	text_escaped(out, w->pickle + target, shown);
+	if (shown < w->len - target)
+		fprintf(out, "... (%zu bytes)", w->len - target);
+	fputc('\n', out);
+}
+
+/**
+ * render_text(out, file, msg, bytes, len):
+ * Write ${msg} to ${out} for a person: a header line with ${file}, offset,
+ * length, protocol and the verdict, then one line per reason, import and
+ * call, each followed by the opcodes around its position (two before, the
+ * opcode itself marked '>', one after) disassembled from ${bytes} (the
+ * ${len} bytes of the whole message, or NULL: no disassembly).  Returns 0,
+ * or -1 on a write error.
+ */
+int
+render_text(FILE *out, const char *file, const struct analysis_message *msg,
+    const uint8_t *bytes, size_t len)
+{
+	struct walk w;
+	uint64_t header;
+	size_t i;
+
+	memset(&w, 0, sizeof(w));
+	header = msg->payload_offset - msg->offset;
+	if (bytes != NULL && msg->is_pickle && msg->payload_offset >= msg->offset &&
+	    header <= len) {
+		w.pickle = bytes + header;
+		w.len = len - (size_t)header;
+	}
+
+	text_escaped(out, file, strlen(file));
+	fprintf(out, " offset=%" PRIu64 " length=%" PRIu64 " protocol=%d %s %s\n",
+	    msg->offset, msg->length, msg->protocol,
+	    msg->is_pickle ? "pickle" : "handshake",
+	    msg->verdict == ANALYSIS_ALLOW ? "ALLOW" : "DENY");
+
+	for (i = 0; i < msg->n_reasons; i++) {
+		const struct pvm_reason *r = &msg->reasons[i];
+
+		fprintf(out, "  reason %s at %" PRIu64 ": ", pw_code_name(r->code),
+		    r->pos);
+		text_escaped(out, r->detail, strlen(r->detail));
+		fputc('\n', out);
+		text_context(out, &w, r->pos);
+	}
+	for (i = 0; i < msg->n_imports; i++) {
+		const struct pvm_import *imp = &msg->imports[i];
+
+		fprintf(out, "  import %s at %" PRIu64 ": ", op_name(imp->op),
+		    imp->pos);
+		text_str(out, imp->module);
+		fputc('.', out);
+		text_str(out, imp->name);
+		if (imp->remapped) {
+			fputs(" (raw ", out);
+			text_str(out, imp->raw_module);
+			fputc('.', out);
+			text_str(out, imp->raw_name);
+			fputc(')', out);
+		}
+		if (op_is_ext(imp->op))
+			fprintf(out, " ext_code=%" PRId64, imp->ext_code);
+		fputc('\n', out);
+		text_context(out, &w, imp->pos);
+	}
+	for (i = 0; i < msg->n_calls; i++) {
+		const struct pvm_call *c = &msg->calls[i];
+
+		fprintf(out, "  call %s at %" PRIu64 ": ", op_name(c->op), c->pos);
+		if (c->callable.ptr != NULL) {
+			text_str(out, c->callable);
+		} else {
+			fputs("unknown callable: ", out);
+			fputs(c->why != NULL ? c->why : "no reason given", out);
+		}
+		fputc('\n', out);
+		text_context(out, &w, c->pos);
+	}
+	if (msg->stream_ends)
+		fputs("  stream ends: the bytes after this message are not "
+		    "analyzed\n", out);
+	return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,47 @@
+#ifndef RENDER_H
+#define RENDER_H
+
+/*
+ * render: one analyzed message as a JSON line or as a text report.
+ *
+ * The JSON field names are an interface (README.md, "JSON output"):
+ *   {"file", "offset", "length", "sha256", "protocol", "kind", "verdict",
+ *    "reasons": [{"code", "detail", "pos"}],
+ *    "imports": [{"module", "name", "op", "pos"
+ *                 [, "raw_module", "raw_name"] [, "ext_code"]}],
+ *    "calls":   [{"op", "callable", ["why",] "pos"}]}
+ * offset and length are stream offsets of the whole message, frame header
+ * included; every pos is an offset in the pickle (the payload).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "analysis.h"
+#include "json.h"
+
+/**
+ * render_json(j, file, msg, bytes, len):
+ * Write ${msg}, read from the input named ${file}, as one JSON object into
+ * the empty writer ${j}.  ${bytes} holds the ${len} bytes of the whole
+ * message (header included) for its SHA-256, or is NULL if they were not
+ * kept ("sha256": null).  Returns 0, or -1 if the writer failed or the hash
+ * could not be computed.
+ */
+int render_json(struct json *j, const char *file,
+    const struct analysis_message *msg, const uint8_t *bytes, size_t len);
+
+/**
+ * render_text(out, file, msg, bytes, len):
+ * Write ${msg} to ${out} for a person: a header line with ${file}, offset,
+ * length, protocol and the verdict, then one line per reason, import and
+ * call, each followed by the opcodes around its position (two before, the
+ * opcode itself marked '>', one after) disassembled from ${bytes} (the
+ * ${len} bytes of the whole message, or NULL: no disassembly).  Returns 0,
+ * or -1 on a write error.
+ */
+int render_text(FILE *out, const char *file,
+    const struct analysis_message *msg, const uint8_t *bytes, size_t len);
+
+#endif /* !RENDER_H */

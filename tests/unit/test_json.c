@@ -1,0 +1,295 @@
+/*
+ * The JSON writer, one behaviour per test.  Expected texts are written out
+ * byte for byte; where a Python reader is the consumer, the comment says
+ * what json.loads makes of it.
+ */
+
+#include <string.h>
+
+#include "json.h"
+#include "unit.h"
+
+/* The text of a writer holding the single string ${s} of ${len} bytes. */
+static const char *
+string_text(struct json *j, const char *s, size_t len)
+{
+	size_t out_len;
+
+	json_reset(j);
+	ck_assert_int_eq(json_string(j, s, len), 0);
+	return json_data(j, &out_len);
+}
+
+#define S(lit) (lit), sizeof(lit) - 1
+
+START_TEST(plain_ascii_is_copied)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("os.system")), "\"os.system\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(quote_and_backslash_are_escaped)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("a\"b\\c")), "\"a\\\"b\\\\c\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(control_characters_are_u00xx)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("\n\t\x01\x1f\x7f")),
+	    "\"\\u000a\\u0009\\u0001\\u001f\\u007f\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(nul_byte_is_kept_as_u0000)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("os\0x")), "\"os\\u0000x\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(valid_utf8_passes_unchanged)
+{
+	struct json *j = json_new(0);
+
+	/* é (2 bytes), € (3 bytes), U+1F600 (4 bytes). */
+	ck_assert_str_eq(string_text(j, S("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80")),
+	    "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(lone_surrogate_is_escaped_as_its_code_point)
+{
+	struct json *j = json_new(0);
+
+	/* WTF-8 of U+D800 and U+DFFF; json.loads gives '\ud800x\udfff'. */
+	ck_assert_str_eq(string_text(j, S("\xed\xa0\x80x\xed\xbf\xbf")),
+	    "\"\\ud800x\\udfff\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(surrogate_pair_is_two_escapes)
+{
+	struct json *j = json_new(0);
+
+	/* U+D83D U+DE00 as two WTF-8 sequences: a JSON reader joins them
+	 * into U+1F600, as Python's json.dumps output would be read. */
+	ck_assert_str_eq(string_text(j, S("\xed\xa0\xbd\xed\xb8\x80")),
+	    "\"\\ud83d\\ude00\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(invalid_bytes_are_u00xx_of_the_byte)
+{
+	struct json *j = json_new(0);
+
+	/* A stray continuation byte, a lead byte never valid, a truncated
+	 * sequence at the end. */
+	ck_assert_str_eq(string_text(j, S("a\x80" "b\xff" "c\xe2\x82")),
+	    "\"a\\u0080b\\u00ffc\\u00e2\\u0082\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(overlong_encoding_is_invalid)
+{
+	struct json *j = json_new(0);
+
+	/* C0 AF would be an overlong '/'; E0 80 AF too. */
+	ck_assert_str_eq(string_text(j, S("\xc0\xaf\xe0\x80\xaf")),
+	    "\"\\u00c0\\u00af\\u00e0\\u0080\\u00af\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(code_point_above_u10ffff_is_invalid)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("\xf4\x90\x80\x80")),
+	    "\"\\u00f4\\u0090\\u0080\\u0080\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(line_separators_are_escaped)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_str_eq(string_text(j, S("\xe2\x80\xa8\xe2\x80\xa9")),
+	    "\"\\u2028\\u2029\"");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(object_with_members_gets_commas_and_colons)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_key(j, "offset"), 0);
+	ck_assert_int_eq(json_uint(j, 18446744073709551615ULL), 0);
+	ck_assert_int_eq(json_key(j, "ext"), 0);
+	ck_assert_int_eq(json_int(j, -2147483648LL), 0);
+	ck_assert_int_eq(json_key(j, "calls"), 0);
+	ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_int_eq(json_null(j), 0);
+	ck_assert_int_eq(json_bool(j, true), 0);
+	ck_assert_int_eq(json_cstring(j, "x"), 0);
+	ck_assert_int_eq(json_array_end(j), 0);
+	ck_assert_int_eq(json_key(j, "empty"), 0);
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_object_end(j), 0);
+	ck_assert_int_eq(json_object_end(j), 0);
+	ck_assert_str_eq(json_data(j, &len),
+	    "{\"offset\":18446744073709551615,\"ext\":-2147483648,"
+	    "\"calls\":[null,true,\"x\"],\"empty\":{}}");
+	ck_assert_uint_eq(len, strlen(json_data(j, &len)));
+	json_free(j);
+}
+END_TEST
+
+START_TEST(value_without_key_in_object_fails)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_uint(j, 1), -1);
+	/* The failure is sticky. */
+	ck_assert_int_eq(json_key(j, "k"), -1);
+	ck_assert_ptr_null(json_data(j, &len));
+	json_free(j);
+}
+END_TEST
+
+START_TEST(unfinished_value_has_no_data)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_ptr_null(json_data(j, &len));
+	ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_ptr_null(json_data(j, &len));
+	json_free(j);
+}
+END_TEST
+
+START_TEST(mismatched_end_fails)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_int_eq(json_object_end(j), -1);
+	json_free(j);
+}
+END_TEST
+
+START_TEST(second_top_level_value_fails)
+{
+	struct json *j = json_new(0);
+
+	ck_assert_int_eq(json_uint(j, 1), 0);
+	ck_assert_int_eq(json_uint(j, 2), -1);
+	json_free(j);
+}
+END_TEST
+
+START_TEST(nesting_beyond_max_depth_fails)
+{
+	struct json *j = json_new(0);
+	int i;
+
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
+		ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_int_eq(json_array_begin(j), -1);
+	json_free(j);
+}
+END_TEST
+
+START_TEST(output_past_max_bytes_fails)
+{
+	struct json *j = json_new(8);
+	size_t len;
+
+	ck_assert_int_eq(json_cstring(j, "123456"), 0);	/* 8 bytes */
+	ck_assert_str_eq(json_data(j, &len), "\"123456\"");
+	json_reset(j);
+	ck_assert_int_eq(json_cstring(j, "1234567"), -1);
+	json_free(j);
+}
+END_TEST
+
+START_TEST(reset_clears_a_failure)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_int_eq(json_array_end(j), -1);
+	json_reset(j);
+	ck_assert_int_eq(json_uint(j, 7), 0);
+	ck_assert_str_eq(json_data(j, &len), "7");
+	json_free(j);
+}
+END_TEST
+
+START_TEST(long_string_grows_the_buffer)
+{
+	static char big[100000];
+	struct json *j = json_new(0);
+	size_t len;
+
+	memset(big, 'a', sizeof(big));
+	ck_assert_int_eq(json_string(j, big, sizeof(big)), 0);
+	ck_assert_ptr_nonnull(json_data(j, &len));
+	ck_assert_uint_eq(len, sizeof(big) + 2);
+	json_free(j);
+}
+END_TEST
+
+static Suite *
+json_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("json");
+
+	tcase_add_test(tc, plain_ascii_is_copied);
+	tcase_add_test(tc, quote_and_backslash_are_escaped);
+	tcase_add_test(tc, control_characters_are_u00xx);
+	tcase_add_test(tc, nul_byte_is_kept_as_u0000);
+	tcase_add_test(tc, valid_utf8_passes_unchanged);
+	tcase_add_test(tc, lone_surrogate_is_escaped_as_its_code_point);
+	tcase_add_test(tc, surrogate_pair_is_two_escapes);
+	tcase_add_test(tc, invalid_bytes_are_u00xx_of_the_byte);
+	tcase_add_test(tc, overlong_encoding_is_invalid);
+	tcase_add_test(tc, code_point_above_u10ffff_is_invalid);
+	tcase_add_test(tc, line_separators_are_escaped);
+	tcase_add_test(tc, object_with_members_gets_commas_and_colons);
+	tcase_add_test(tc, value_without_key_in_object_fails);
+	tcase_add_test(tc, unfinished_value_has_no_data);
+	tcase_add_test(tc, mismatched_end_fails);
+	tcase_add_test(tc, second_top_level_value_fails);
+	tcase_add_test(tc, nesting_beyond_max_depth_fails);
+	tcase_add_test(tc, output_past_max_bytes_fails);
+	tcase_add_test(tc, reset_clears_a_failure);
+	tcase_add_test(tc, long_string_grows_the_buffer);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_SUITE(json_suite)

@@ -248,6 +248,8 @@ enum pv_kind {
 #define PVF_PLANTED	0x04	/* object: __setstate__ may be replaced */
 #define PVF_HOLDS_OBJECT 0x08	/* tuple: an item is (or holds) an object */
 #define PVF_HAS_ITEMS	0x10	/* dict: an opcode put items in it */
+#define PVF_STATIC	0x20	/* a shared instance outside the arena */
+#define PVF_MOVED	0x40	/* copied by arena_compact: see u.moved_to */
 
 struct pv {
 	uint8_t kind;
@@ -265,21 +267,22 @@ struct pv {
 			const char *why;  /* why name is NULL */
 		} origin;		/* PV_GLOBAL, PV_OBJECT */
 		uint64_t calls_at_creation;	/* PV_DICT */
+		struct pv *moved_to;		/* PVF_MOVED */
 	} u;
 };
 
 /* Values with no identity worth tracking share one instance each. */
-static struct pv pv_none = { .kind = PV_NONE };
-static struct pv pv_bool = { .kind = PV_BOOL };
-static struct pv pv_int = { .kind = PV_INT };
-static struct pv pv_float = { .kind = PV_FLOAT };
-static struct pv pv_bytes = { .kind = PV_BYTES };
-static struct pv pv_empty_tuple = { .kind = PV_TUPLE };
+static struct pv pv_none = { .kind = PV_NONE, .flags = PVF_STATIC };
+static struct pv pv_bool = { .kind = PV_BOOL, .flags = PVF_STATIC };
+static struct pv pv_int = { .kind = PV_INT, .flags = PVF_STATIC };
+static struct pv pv_float = { .kind = PV_FLOAT, .flags = PVF_STATIC };
+static struct pv pv_bytes = { .kind = PV_BYTES, .flags = PVF_STATIC };
+static struct pv pv_empty_tuple = { .kind = PV_TUPLE, .flags = PVF_STATIC };
 static struct pv pv_bytearray = { .kind = PV_BYTEARRAY,
-    .flags = PVF_UNHASHABLE };
+    .flags = PVF_STATIC | PVF_UNHASHABLE };
 static struct pv pv_memoryview = { .kind = PV_MEMORYVIEW,
-    .flags = PVF_UNHASHABLE };
-static struct pv pv_long_str = { .kind = PV_STR };
+    .flags = PVF_STATIC | PVF_UNHASHABLE };
+static struct pv pv_long_str = { .kind = PV_STR, .flags = PVF_STATIC };
 
 static const char *const kind_names[] = {
 	[PV_NONE] = "NoneType", [PV_BOOL] = "bool", [PV_INT] = "int",
@@ -369,6 +372,7 @@ struct pvm {
 	/* Memory. */
 	struct arena_chunk *arena;
 	uint64_t arena_bytes;
+	uint64_t arena_bytes_kept;	/* after the last arena_compact */
 	uint64_t vector_bytes;
 
 	/* Findings. */
@@ -1967,6 +1971,97 @@ pvm_report(const struct pvm *vm)
 	return &vm->report;
 }
 
+/* Copy ${v} and what it refers to into the current arena, once. */
+static struct pv *
+copy_value(struct pvm *vm, struct pv *v)
+{
+	struct pv *n;
+	size_t i;
+
+	if (v->flags & PVF_STATIC)
+		return v;
+	if (v->flags & PVF_MOVED)
+		return v->u.moved_to;
+	if ((n = arena_alloc(vm, sizeof(*n))) == NULL)
+		return NULL;
+	*n = *v;
+	switch (v->kind) {
+	case PV_STR:
+		if ((n->u.str.ptr = arena_strdup(vm, v->u.str.ptr,
+		    v->u.str.len)) == NULL)
+			return NULL;
+		break;
+	case PV_TUPLE:
+		/* Tuples cannot contain themselves: this ends. */
+		if ((n->u.tuple.items = arena_alloc(vm, v->u.tuple.n *
+		    sizeof(*n->u.tuple.items))) == NULL)
+			return NULL;
+		for (i = 0; i < v->u.tuple.n; i++)
+			if ((n->u.tuple.items[i] = copy_value(vm,
+			    v->u.tuple.items[i])) == NULL)
+				return NULL;
+		break;
+	case PV_GLOBAL:
+	case PV_OBJECT:
+		if (v->u.origin.name != NULL &&
+		    (n->u.origin.name = arena_strdup(vm, v->u.origin.name,
+		    v->u.origin.len)) == NULL)
+			return NULL;
+		break;
+	default:
+		break;
+	}
+	v->flags |= PVF_MOVED;
+	v->u.moved_to = n;
+	return n;
+}
+
+struct compaction {
+	struct pvm *vm;
+	bool failed;
+};
+
+static void *
+copy_memo_value(void *value, void *cookie)
+{
+	struct compaction *c = cookie;
+	struct pv *n;
+
+	if (c->failed || (n = copy_value(c->vm, value)) == NULL) {
+		c->failed = true;
+		return value;
+	}
+	return n;
+}
+
+/*
+ * A persistent memo keeps its values alive from pickle to pickle, but most
+ * of the arena is garbage by then (stacks of finished pickles, values whose
+ * memo slot was overwritten).  Copy what the memo reaches into fresh chunks
+ * and free the rest.  Done only once the arena has doubled, so the cost is
+ * linear in what was allocated.  If the copy fails the memo is dropped:
+ * later GETs then fail and the stream is denied.
+ */
+static void
+arena_compact(struct pvm *vm)
+{
+	struct arena_chunk *old = vm->arena, *c, *next;
+	struct compaction comp = { vm, false };
+
+	vm->arena = NULL;
+	vm->arena_bytes = 0;
+	pvm_memo_rewrite(vm->memo, copy_memo_value, &comp);
+	for (c = old; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	if (comp.failed) {
+		pvm_memo_clear(vm->memo);
+		arena_release(vm);
+	}
+	vm->arena_bytes_kept = vm->arena_bytes;
+}
+
 /**
  * pvm_begin(vm):
  * Start a new pickle: reset the stack, marks, protocol and report, as
@@ -1983,6 +2078,10 @@ pvm_begin(struct pvm *vm)
 	if (!keep_memo) {
 		pvm_memo_clear(vm->memo);
 		arena_release(vm);
+		vm->arena_bytes_kept = 0;
+	} else if (vm->arena_bytes > 2 * vm->arena_bytes_kept +
+	    4 * ARENA_CHUNK_BYTES) {
+		arena_compact(vm);
 	}
 	vm->rstate = RS_OPCODE;
 	vm->pos = 0;

@@ -216,6 +216,25 @@ pvm_memo_len(const struct pvm_memo *m)
 }
 
 /**
+ * pvm_memo_rewrite(m, fn, cookie):
+ * Replace every value v in ${m} by ${fn}(v, ${cookie}), which must not
+ * return NULL.
+ */
+void
+pvm_memo_rewrite(struct pvm_memo *m, void *(*fn)(void *, void *),
+    void *cookie)
+{
+	size_t i;
+
+	for (i = 0; i < m->dense_used; i++)
+		if (m->dense[i] != NULL)
+			m->dense[i] = fn(m->dense[i], cookie);
+	for (i = 0; i < m->slots_cap; i++)
+		if (m->slots[i].generation == m->generation)
+			m->slots[i].value = fn(m->slots[i].value, cookie);
+}
+
+/**
  * pvm_memo_clear(m):
  * Remove every entry, in time proportional to what was stored.
  */

@@ -56,6 +56,14 @@ size_t pvm_memo_len(const struct pvm_memo *m);
 size_t pvm_memo_bytes(const struct pvm_memo *m);
 
 /**
+ * pvm_memo_rewrite(m, fn, cookie):
+ * Replace every value v in ${m} by ${fn}(v, ${cookie}), which must not
+ * return NULL.
+ */
+void pvm_memo_rewrite(struct pvm_memo *m, void *(*fn)(void *, void *),
+    void *cookie);
+
+/**
  * pvm_memo_clear(m):
  * Remove every entry, in time proportional to what was stored.
  */

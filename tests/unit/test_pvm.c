@@ -661,6 +661,29 @@ START_TEST(persistent_memo_carries_over)
 }
 END_TEST
 
+START_TEST(persistent_memo_stream_runs_in_bounded_memory)
+{
+	/* Each pickle overwrites memo 0, as a CPython pickler's stream does:
+	 * what the memo no longer reaches must be freed. */
+	struct pvm_limits lim = { .max_analysis_bytes = 2 << 20 };
+	struct pvm *p = pvm_new(&lim, PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		r = run_on(p, P("\x80\x02]q\x00(X\x02\x00\x00\x00osq\x01"
+		    "X\x40\x00\x00\x00xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxe."));
+		ck_assert_msg(r->complete, "pickle %d: %s", i,
+		    r->n_reasons ? r->reasons[0].detail : "");
+	}
+	/* The value kept under index 1 survived every compaction. */
+	r = run_on(p, P("\x80\x04h\x01\x8c\x06system\x93."));
+	assert_import(r, 0, "os", "system");
+	pvm_free(p);
+}
+END_TEST
+
 /* ---- stack and marks ---- */
 
 START_TEST(marks_fence_the_stack)
@@ -953,6 +976,7 @@ pvm_suite(void)
 	tcase_add_test(tc, get_of_a_missing_index_fails);
 	tcase_add_test(tc, per_message_memo_starts_empty);
 	tcase_add_test(tc, persistent_memo_carries_over);
+	tcase_add_test(tc, persistent_memo_stream_runs_in_bounded_memory);
 	tcase_add_test(tc, marks_fence_the_stack);
 	tcase_add_test(tc, pop_removes_a_mark_on_top);
 	tcase_add_test(tc, stop_with_open_marks_is_accepted);

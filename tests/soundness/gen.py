@@ -1,0 +1,1263 @@
+"""Deterministic test cases for the soundness suite.
+
+curated_cases() returns the benign corpus (pickle.dumps of stdlib values at
+protocols 0-5), real pickler traffic that imports, and hand-assembled cases,
+one or more for each numbered point of shared/PICKLE-NOTES.md.  Each case
+says what it exercises and, where the notes pin it down, what CPython does:
+
+  imports  the exact set of (module, name) that find_class receives, raw
+           (before the _compat_pickle mapping), in any server model;
+  raises   whether CPython raises in at least one server model;
+  reports  (module, name[, raw_module, raw_name]) that picklewall must
+           report exactly, after mapping (notes 5, 19).
+
+mutations(cases, count, seed) derives byte-level mutants from the corpus and
+random stack-aware opcode programs.
+
+Cases are assembled with asm(), which takes opcode names from pickletools so
+a case reads as a disassembly:
+    asm(('PROTO', 2), ('GLOBAL', 'os', 'system'), ('STRING', "'ls'"),
+        'TUPLE1', 'REDUCE', 'STOP')
+Data given as bytes gets its length field; Raw(b'...') is written verbatim
+after the opcode byte (for lying lengths), and so are bytes given for a line
+(newline included) or a fixed-width field.
+"""
+
+import argparse
+import collections
+import datetime
+import decimal
+import functools
+import logging
+import os
+import pickle
+import pickletools
+import random
+import struct
+import subprocess
+from dataclasses import dataclass
+
+from oracle import EXTENSIONS
+
+OPCODES = {op.name: op for op in pickletools.opcodes}
+
+
+@dataclass
+class Case:
+    name: str           # group/short_name, unique
+    group: str
+    data: bytes
+    about: str          # what the case exercises, one line
+    notes: tuple = ()   # numbered points of PICKLE-NOTES.md it covers
+    framing: str = 'raw'
+    imports: frozenset = None
+    raises: bool = None
+    reports: tuple = ()
+    curated: bool = True
+
+
+# ------------------------------------------------------------- assembler
+
+def _line(text):
+    if isinstance(text, bytes):
+        return text
+    return text.encode('utf-8', 'surrogatepass') + b'\n'
+
+
+class Raw(bytes):
+    """Bytes written verbatim after the opcode, length field included."""
+
+
+DATA_KINDS = ('string1', 'string4', 'bytes1', 'bytes4', 'bytes8', 'bytearray8',
+              'unicodestring1', 'unicodestring4', 'unicodestring8')
+
+
+def _encode_arg(op, args):
+    kind = op.arg.name if op.arg else None
+    if len(args) == 1 and isinstance(args[0], Raw):
+        return bytes(args[0])
+    if len(args) == 1 and isinstance(args[0], bytes) and kind not in DATA_KINDS:
+        return args[0]      # a line (newline included) or a fixed field, as is
+    if kind is None:
+        assert not args, op.name
+        return b''
+    (value, *rest) = args
+    fixed = {'uint1': '<B', 'uint2': '<H', 'uint4': '<I', 'uint8': '<Q',
+             'int4': '<i', 'float8': '>d'}
+    if kind in fixed:
+        return struct.pack(fixed[kind], value)
+    if kind == 'stringnl_noescape_pair':
+        name = rest[0] if rest else None
+        module, name = (value, name) if name is not None else value.split(' ', 1)
+        return _line(module) + _line(name)
+    if kind in ('stringnl', 'stringnl_noescape', 'decimalnl_short',
+                'decimalnl_long', 'floatnl', 'unicodestringnl'):
+        return _line(str(value))
+    if kind in ('long1', 'long4'):
+        raw = pickle.encode_long(value)
+        return struct.pack('<B' if kind == 'long1' else '<i', len(raw)) + raw
+    if isinstance(value, str):
+        value = (value.encode('latin-1') if kind.startswith('string')
+                 else value.encode('utf-8', 'surrogatepass'))
+    width = {'string1': '<B', 'bytes1': '<B', 'unicodestring1': '<B',
+             'string4': '<I', 'bytes4': '<I', 'unicodestring4': '<I',
+             'bytes8': '<Q', 'bytearray8': '<Q', 'unicodestring8': '<Q'}[kind]
+    return struct.pack(width, len(value)) + bytes(value)
+
+
+def asm(*ops):
+    """Assemble opcodes: a name, a (name, args...) tuple, raw bytes, or a
+    list of those."""
+    out = b''
+    for item in ops:
+        if isinstance(item, (bytes, bytearray)):
+            out += item
+        elif isinstance(item, list):
+            out += asm(*item)
+        elif isinstance(item, str):
+            out += OPCODES[item].code.encode('latin-1')
+        else:
+            op = OPCODES[item[0]]
+            out += op.code.encode('latin-1') + _encode_arg(op, item[1:])
+    return out
+
+
+def sg(module, name):
+    """STACK_GLOBAL over two SHORT_BINUNICODE operands."""
+    return [('SHORT_BINUNICODE', module), ('SHORT_BINUNICODE', name), 'STACK_GLOBAL']
+
+
+def u(text):
+    return ('SHORT_BINUNICODE', text)
+
+
+def frame(payload):
+    """A FRAME that holds exactly `payload`."""
+    return [('FRAME', len(payload)), payload]
+
+
+# --------------------------------------------------------- crafted cases
+
+CASES = []
+
+
+def case(group, short, about, data, notes=(), imports=None, raises=None,
+         reports=(), framing='raw'):
+    CASES.append(Case(group + '/' + short, group, data, about, tuple(notes), framing,
+                      None if imports is None else frozenset(imports), raises,
+                      tuple(reports)))
+
+
+OS_SYSTEM = {('os', 'system')}
+
+# -- names (notes 1, 2, 3) --------------------------------------------------
+
+case('names', 'sg_from_STRING_hex_escape', "STRING is escape-decoded: S'o\\x73' is os",
+     asm(('STRING', r"'o\x73'"), ('STRING', "'system'"), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_STRING_octal_escape', "STRING octal escape: S'o\\163' is os",
+     asm(('STRING', r"'o\163'"), ('STRING', '"system"'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_BINSTRING', 'BINSTRING pushes str, a valid STACK_GLOBAL operand',
+     asm(('BINSTRING', 'os'), ('BINSTRING', 'system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_SHORT_BINSTRING', 'SHORT_BINSTRING pushes str (ASCII-decoded)',
+     asm(('SHORT_BINSTRING', 'os'), ('SHORT_BINSTRING', 'system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_UNICODE_raw_escape', 'UNICODE is raw-unicode-escape: V\\u006fs is os',
+     asm(('UNICODE', r'\u006fs'), ('UNICODE', r'sys\u0074em'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_UNICODE_backslash_x_literal', 'raw-unicode-escape keeps \\x73 literally',
+     asm(('UNICODE', r'o\x73'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={('o\\x73', 'system')}, raises=False)
+case('names', 'sg_from_BINUNICODE', 'BINUNICODE operands',
+     asm(('BINUNICODE', 'os'), ('BINUNICODE', 'system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_from_BINUNICODE8', 'BINUNICODE8 operands',
+     asm(('BINUNICODE8', 'os'), ('BINUNICODE8', 'system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_BINUNICODE_lone_surrogate', 'BINUNICODE allows a lone surrogate in a module name',
+     asm(('BINUNICODE', '\ud800os'), ('SHORT_BINUNICODE', 'sys\udfffem'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1, 19], imports={('\ud800os', 'sys\udfffem')}, raises=False,
+     reports=[('\ud800os', 'sys\udfffem')])
+case('names', 'sg_UNICODE_lone_surrogate', 'UNICODE \\ud800 escape gives a lone surrogate',
+     asm(('UNICODE', r'\ud800'), u('x'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={('\ud800', 'x')}, raises=False)
+case('names', 'STRING_non_ascii_raises', 'STRING bytes are ASCII-decoded: \\xff fails',
+     asm(('STRING', r"'\xff'"), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=set(), raises=True)
+case('names', 'SHORT_BINSTRING_non_ascii_raises', 'SHORT_BINSTRING with a non-ASCII byte fails',
+     asm(('SHORT_BINSTRING', b'\xc3\xa9'), 'STOP'),
+     notes=[1], imports=set(), raises=True)
+case('names', 'STRING_unquoted_raises', 'STRING must be quoted',
+     asm(('STRING', 'os'), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'STRING_mismatched_quotes_raises', 'STRING quotes must match',
+     asm(('STRING', '\'os"'), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'STRING_backslash_u_literal', "STRING knows no \\u escape: S'o\\u0073' is o\\u0073",
+     asm(('STRING', r"'o\u0073'"), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={('o\\u0073', 'system')}, raises=False)
+case('names', 'STRING_escaped_quote', "S'a\\'b' is a'b",
+     asm(('STRING', r"'o\'s'"), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={("o's", 'system')}, raises=False)
+case('names', 'STRING_trailing_backslash_raises', 'a trailing backslash is an error',
+     asm(('STRING', "'os\\'"), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'STRING_short_hex_escape_raises', '\\x4 is an invalid escape',
+     asm(('STRING', r"'\x4'"), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'UNICODE_double_backslash_literal', 'raw-unicode-escape: \\\\u006f is not an escape',
+     asm(('UNICODE', r'\\u006fs'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={('\\\\u006fs', 'system')}, raises=False)
+case('names', 'UNICODE_astral_escape', 'raw-unicode-escape \\U0001F600',
+     asm(('UNICODE', r'\U0001F600'), u('x'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports={('\U0001F600', 'x')}, raises=False)
+case('names', 'UNICODE_truncated_escape_raises', 'raw-unicode-escape \\u00 is truncated',
+     asm(('UNICODE', r'\u00'), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'SHORT_BINUNICODE_invalid_utf8_raises', 'SHORT_BINUNICODE allows surrogates, not \\xff',
+     asm(('SHORT_BINUNICODE', b'\xff'), 'STOP'), notes=[1], imports=set(), raises=True)
+case('names', 'sg_operand_DUP', 'DUP makes both operands',
+     asm(u('os'), 'DUP', 'STACK_GLOBAL', 'STOP'), notes=[3], imports={('os', 'os')}, raises=False)
+case('names', 'sg_operand_survives_BUILD_None', 'BUILD None on a str leaves the str as an operand',
+     asm(u('os'), 'NONE', 'BUILD', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 11], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_operand_survives_BUILD_empty_slotstate', 'BUILD (None, {}) on a str leaves the str',
+     asm(u('os'), 'NONE', 'EMPTY_DICT', 'TUPLE2', 'BUILD', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 11], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_operand_survives_empty_APPENDS', 'an empty APPENDS on a str leaves the str',
+     asm(u('os'), 'MARK', 'APPENDS', u('system'), 'MARK', 'SETITEMS', 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 10], imports=OS_SYSTEM, raises=False)
+case('names', 'sg_operand_survives_READONLY_BUFFER_raises', 'memoryview(str) fails',
+     asm(u('os'), 'READONLY_BUFFER', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3], imports=set(), raises=True)
+case('names', 'BUILD_slotstate_on_str_raises', 'setattr on a str fails',
+     asm(u('os'), 'NONE', 'EMPTY_DICT', u('a'), 'NONE', 'SETITEM', 'TUPLE2', 'BUILD', 'STOP'),
+     notes=[11], imports=set(), raises=True)
+case('names', 'sg_module_attribute_from_previous_pickle', 'a stream memo holds os.__name__ for pickle 2',
+     asm(('GLOBAL', 'os', '__name__'), ('BINPUT', 0), 'STOP', ('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 8], imports={('os', '__name__'), ('os', 'system')}, raises=True)
+case('names', 'sg_bytes_operand_raises', 'STACK_GLOBAL requires str: bytes fail',
+     asm(('SHORT_BINBYTES', b'os'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[1], imports=set(), raises=True)
+case('names', 'GLOBAL_utf8_module', 'GLOBAL lines are UTF-8',
+     asm(('GLOBAL', b'\xc3\xa9\nx\n'), 'STOP'),
+     notes=[2], imports={('\xe9', 'x')}, raises=False, reports=[('\xe9', 'x')])
+case('names', 'GLOBAL_invalid_utf8_raises', 'GLOBAL with invalid UTF-8 fails',
+     asm(('GLOBAL', b'\xff\nx\n'), 'STOP'), notes=[2], imports=set(), raises=True)
+case('names', 'GLOBAL_encoded_surrogate_raises', 'GLOBAL is strict UTF-8: an encoded surrogate fails',
+     asm(('GLOBAL', b'\xed\xa0\x80\nx\n'), 'STOP'), notes=[2], imports=set(), raises=True)
+case('names', 'INST_non_ascii_raises', 'INST lines are ASCII',
+     asm('MARK', ('INST', b'\xc3\xa9\nx\n'), 'STOP'), notes=[2], imports=set(), raises=True)
+case('names', 'GLOBAL_eof_before_newline_raises', 'a GLOBAL line must end in \\n',
+     asm(('GLOBAL', b'os\nsystem')), notes=[2], imports=set(), raises=True)
+case('names', 'GLOBAL_empty_module_raises', 'an empty module is an error',
+     asm(('GLOBAL', b'\nsystem\n'), 'STOP'), notes=[2], imports=set(), raises=True)
+case('names', 'GLOBAL_empty_name_raises', 'an empty name is an error',
+     asm(('GLOBAL', b'os\n\n'), 'STOP'), notes=[2], imports=set(), raises=True)
+case('names', 'GLOBAL_cr_kept', 'nothing is stripped: os\\r is another module',
+     asm(('GLOBAL', b'os\r\nsystem\n'), 'STOP'),
+     notes=[2], imports={('os\r', 'system')}, raises=False, reports=[('os\r', 'system')])
+case('names', 'GLOBAL_spaces_kept', 'leading and trailing spaces are part of the names',
+     asm(('GLOBAL', b' os\nsystem \n'), 'STOP'),
+     notes=[2], imports={(' os', 'system ')}, raises=False, reports=[(' os', 'system ')])
+case('names', 'GLOBAL_embedded_nul_kept', 'a NUL inside a GLOBAL line is part of the name',
+     asm(('GLOBAL', b'os\x00junk\nsystem\n'), 'STOP'),
+     notes=[2], imports={('os\x00junk', 'system')}, raises=False)
+case('names', 'INST_cr_kept', 'INST keeps \\r in the module',
+     asm('MARK', ('INST', b'os\r\nsystem\n'), 'STOP'),
+     notes=[2, 12], imports={('os\r', 'system')}, raises=False)
+case('names', 'sg_operand_from_call', 'STACK_GLOBAL module computed by builtins.str(\'os\')',
+     asm(('GLOBAL', 'builtins', 'str'), u('os'), 'TUPLE1', 'REDUCE', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3], imports={('builtins', 'str'), ('os', 'system')}, raises=False)
+case('names', 'sg_operand_from_NEWOBJ', "NEWOBJ str('os') is a run-time operand",
+     asm(('GLOBAL', 'builtins', 'str'), u('os'), 'TUPLE1', 'NEWOBJ', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 12], imports={('builtins', 'str'), ('os', 'system')}, raises=False)
+case('names', 'sg_operand_from_OBJ', "OBJ str('os') is a run-time operand",
+     asm('MARK', ('GLOBAL', 'builtins', 'str'), u('os'), 'OBJ', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 12], imports={('builtins', 'str'), ('os', 'system')}, raises=False)
+case('names', 'sg_operand_from_INST', "INST builtins str ('os') is a run-time operand",
+     asm('MARK', u('os'), ('INST', 'builtins', 'str'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 12], imports={('builtins', 'str'), ('os', 'system')}, raises=False)
+case('names', 'sg_operand_from_module_attribute', 'GLOBAL os __name__ yields the str os',
+     asm(('GLOBAL', 'os', '__name__'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3], imports={('os', '__name__'), ('os', 'system')}, raises=False)
+case('names', 'sg_name_from_module_attribute', 'the name half computed: GLOBAL sys __name__',
+     asm(u('os'), ('GLOBAL', 'sys', '__name__'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3], imports={('sys', '__name__'), ('os', 'sys')}, raises=False)
+case('names', 'sg_operand_from_persistent_id', 'a persistent id returned as a str is an operand',
+     asm(('PERSID', 'os'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 13], imports=OS_SYSTEM, raises=True)
+case('names', 'sg_operand_from_memo_copy_of_call', 'a memo copy of a call result as operand',
+     asm(('GLOBAL', 'builtins', 'str'), u('os'), 'TUPLE1', 'REDUCE', 'MEMOIZE', 'POP',
+         ('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6], imports={('builtins', 'str'), ('os', 'system')}, raises=False)
+case('names', 'sg_unknown_name_known_module_proto2', 'proto 2: known module commands, name computed',
+     asm(('PROTO', 2), u('commands'), ('GLOBAL', '__builtin__', 'str'), u('getoutput'),
+         'TUPLE1', 'REDUCE', 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 5], imports={('__builtin__', 'str'), ('commands', 'getoutput')}, raises=False,
+     reports=[('builtins', 'str', '__builtin__', 'str')])
+case('names', 'sg_unknown_module_known_name_proto2', 'proto 2: module computed, name reduce',
+     asm(('PROTO', 2), ('GLOBAL', '__builtin__', 'str'), u('__builtin__'), 'TUPLE1', 'REDUCE',
+         u('reduce'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 5], imports={('__builtin__', 'str'), ('__builtin__', 'reduce')}, raises=False)
+
+# -- protocol and mapping (notes 4, 5, 19) ------------------------------------
+
+def mapping_case(short, module, name, to_module, to_name, about):
+    case('mapping', short + '_proto2', about + ' at protocol 2',
+         asm(('PROTO', 2), ('GLOBAL', module, name), 'STOP'),
+         notes=[5, 19], imports={(module, name)}, raises=False,
+         reports=[(to_module, to_name, module, name)])
+    case('mapping', short + '_proto3_unmapped', about + ': not mapped at protocol 3',
+         asm(('PROTO', 3), ('GLOBAL', module, name), 'STOP'),
+         notes=[5, 19], imports={(module, name)}, raises=False, reports=[(module, name)])
+
+
+mapping_case('builtin_eval', '__builtin__', 'eval', 'builtins', 'eval', '__builtin__.eval is builtins.eval')
+mapping_case('commands_getoutput', 'commands', 'getoutput', 'subprocess', 'getoutput',
+             'commands.getoutput is subprocess.getoutput')
+mapping_case('builtin_reduce', '__builtin__', 'reduce', 'functools', 'reduce',
+             'NAME_MAPPING before IMPORT_MAPPING: __builtin__.reduce is functools.reduce')
+mapping_case('cPickle_loads', 'cPickle', 'loads', 'pickle', 'loads', 'cPickle is pickle')
+mapping_case('copy_reg', 'copy_reg', '_reconstructor', 'copyreg', '_reconstructor', 'copy_reg is copyreg')
+mapping_case('exceptions_StandardError', 'exceptions', 'StandardError', 'builtins', 'Exception',
+             'exceptions.StandardError is builtins.Exception')
+mapping_case('UserDict', 'UserDict', 'UserDict', 'collections', 'UserDict', 'UserDict.UserDict')
+case('mapping', 'builtin_eval_without_PROTO', 'no PROTO means protocol 0: mapped',
+     asm(('GLOBAL', '__builtin__', 'eval'), 'STOP'),
+     notes=[4, 5], imports={('__builtin__', 'eval')}, raises=False,
+     reports=[('builtins', 'eval', '__builtin__', 'eval')])
+case('mapping', 'stack_global_mapped_proto2', 'the mapping applies to STACK_GLOBAL',
+     asm(('PROTO', 2), sg('__builtin__', 'eval'), 'STOP'),
+     notes=[4, 5], imports={('__builtin__', 'eval')}, raises=False,
+     reports=[('builtins', 'eval', '__builtin__', 'eval')])
+case('mapping', 'stack_global_unmapped_proto4', 'no mapping for STACK_GLOBAL at protocol 4',
+     asm(('PROTO', 4), sg('__builtin__', 'eval'), 'STOP'),
+     notes=[4, 5], imports={('__builtin__', 'eval')}, raises=False, reports=[('__builtin__', 'eval')])
+case('mapping', 'INST_mapped_proto2', 'the mapping applies to INST',
+     asm(('PROTO', 2), 'MARK', ('STRING', "'id'"), ('INST', 'commands', 'getoutput'), 'STOP'),
+     notes=[5, 12], imports={('commands', 'getoutput')}, raises=False,
+     reports=[('subprocess', 'getoutput', 'commands', 'getoutput')])
+case('mapping', 'PROTO_midstream_changes_mapping', 'the protocol current at each import decides',
+     asm(('GLOBAL', '__builtin__', 'eval'), ('PROTO', 3), ('GLOBAL', '__builtin__', 'eval'),
+         'TUPLE2', 'STOP'),
+     notes=[4, 5], imports={('__builtin__', 'eval')}, raises=False,
+     reports=[('builtins', 'eval', '__builtin__', 'eval'), ('__builtin__', 'eval')])
+case('mapping', 'PROTO_lowered_midstream', 'PROTO 3 then PROTO 2: mapped again',
+     asm(('PROTO', 3), ('PROTO', 2), ('GLOBAL', 'cPickle', 'loads'), 'STOP'),
+     notes=[4, 5], imports={('cPickle', 'loads')}, raises=False,
+     reports=[('pickle', 'loads', 'cPickle', 'loads')])
+case('mapping', 'PROTO_6_raises', 'PROTO above 5 is an error',
+     asm(('PROTO', 6), 'NONE', 'STOP'), notes=[4], imports=set(), raises=True)
+case('mapping', 'PROTO_255_after_import_raises', 'PROTO 255 after an import',
+     asm(('GLOBAL', 'os', 'system'), ('PROTO', 255), 'STOP'), notes=[4], imports=OS_SYSTEM, raises=True)
+case('mapping', 'PROTO_resets_per_pickle', 'the second pickle starts at protocol 0 again',
+     asm(('PROTO', 3), 'NONE', 'STOP', ('GLOBAL', '__builtin__', 'eval'), 'STOP'),
+     notes=[4, 8], imports={('__builtin__', 'eval')}, raises=False,
+     reports=[('builtins', 'eval', '__builtin__', 'eval')])
+case('mapping', 'dotted_GLOBAL_proto4', 'protocol 4: a dotted GLOBAL name is an attribute walk',
+     asm(('PROTO', 4), ('GLOBAL', 'os', 'path.join'), 'STOP'),
+     notes=[4, 19], imports={('os', 'path.join')}, raises=False, reports=[('os', 'path.join')])
+case('mapping', 'dotted_STACK_GLOBAL_proto4', 'protocol 4: dotted STACK_GLOBAL name',
+     asm(('PROTO', 4), sg('os', 'path.join'), 'STOP'),
+     notes=[4, 19], imports={('os', 'path.join')}, raises=False, reports=[('os', 'path.join')])
+case('mapping', 'dotted_GLOBAL_proto2', 'protocol 2: a dotted name still reaches find_class',
+     asm(('PROTO', 2), ('GLOBAL', 'os', 'path.join'), 'STOP'),
+     notes=[4], imports={('os', 'path.join')}, raises=False)
+case('mapping', 'dotted_after_PROTO_raised_midstream', 'PROTO 2 then PROTO 5: dotted',
+     asm(('PROTO', 2), ('PROTO', 5), ('GLOBAL', 'builtins', 'object.__subclasses__'), 'STOP'),
+     notes=[4], imports={('builtins', 'object.__subclasses__')}, raises=False,
+     reports=[('builtins', 'object.__subclasses__')])
+case('mapping', 'STACK_GLOBAL_without_PROTO', 'no opcode is restricted by protocol',
+     asm(sg('os', 'system'), 'STOP'), notes=[4], imports=OS_SYSTEM, raises=False)
+case('mapping', 'MEMOIZE_without_PROTO', 'MEMOIZE works at protocol 0',
+     asm('NONE', 'MEMOIZE', 'STOP'), notes=[4], imports=set(), raises=False)
+case('mapping', 'FRAME_without_PROTO', 'FRAME works at protocol 0',
+     asm(frame(asm('NONE', 'STOP'))), notes=[4, 15], imports=set(), raises=False)
+
+# -- memo (notes 6, 7, 8) ---------------------------------------------------
+
+case('memo', 'PUT_twice_last_write_wins', 'the second PUT at an index wins',
+     asm(u('posix'), ('BINPUT', 1), 'POP', u('os'), ('BINPUT', 1), 'POP',
+         ('BINGET', 1), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports=OS_SYSTEM, raises=False)
+case('memo', 'MEMOIZE_after_sparse_PUT', 'MEMOIZE stores at the count of occupied slots (1, not 101)',
+     asm(u('posix'), ('LONG_BINPUT', 100), 'POP', u('os'), 'MEMOIZE', 'POP',
+         ('BINGET', 1), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports=OS_SYSTEM, raises=False)
+case('memo', 'MEMOIZE_after_overwrite', 'overwriting a slot does not add one: MEMOIZE stores at 1',
+     asm(u('x'), ('BINPUT', 0), ('BINPUT', 0), 'POP', u('os'), 'MEMOIZE', 'POP',
+         ('BINGET', 1), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports=OS_SYSTEM, raises=False)
+case('memo', 'MEMOIZE_overwrites_existing', 'MEMOIZE at index 1 replaces a PUT 1',
+     asm(u('posix'), ('BINPUT', 1), 'POP', u('os'), 'MEMOIZE', 'POP',
+         ('BINGET', 1), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports=OS_SYSTEM, raises=False)
+case('memo', 'POP_keeps_memo', 'POP does not touch the memo',
+     asm(u('os'), 'MEMOIZE', 'POP', 'MARK', u('sys'), ('BINPUT', 1), 'POP_MARK',
+         ('BINGET', 0), ('BINGET', 1), 'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports={('os', 'sys')}, raises=False)
+case('memo', 'LONG_BINPUT_sparse_1e6', 'a sparse index of a million',
+     asm(u('os'), ('LONG_BINPUT', 1000000), 'POP', ('LONG_BINGET', 1000000), u('system'),
+         'STACK_GLOBAL', 'STOP'),
+     notes=[6], imports=OS_SYSTEM, raises=False)
+case('memo', 'LONG_BINPUT_max_index_raises', 'LONG_BINPUT 2^32-1: the C memo grows to twice it',
+     asm('NONE', ('LONG_BINPUT', 0xffffffff), 'STOP'), notes=[6, 16], imports=set(), raises=True)
+case('memo', 'LONG_BINGET_missing_raises', 'a missing memo index is an error',
+     asm(('LONG_BINGET', 7), 'STOP'), notes=[6], imports=set(), raises=True)
+
+
+def text_memo(short, put, get, about, raises=False):
+    case('memo', short, about,
+         asm(('STRING', "'os'"), ('PUT', put), 'POP', ('GET', get), ('STRING', "'system'"),
+             'STACK_GLOBAL', 'STOP'),
+         notes=[7], imports=set() if raises else OS_SYSTEM, raises=raises)
+
+
+text_memo('text_PUT_spaces', b' 7 \n', b'7\n', 'text PUT index with surrounding spaces')
+text_memo('text_GET_spaces', b'7\n', b'\t7 \n', 'text GET index with surrounding whitespace')
+text_memo('text_PUT_plus', b'+7\n', b'7\n', "text PUT index '+7'")
+text_memo('text_PUT_underscore', b'1_0\n', b'10\n', "text PUT index '1_0' is 10")
+text_memo('text_PUT_leading_zeros', b'007\n', b'7\n', "text PUT index '007' is 7")
+text_memo('text_PUT_embedded_nul', b'7\x00junk\n', b'7\n', 'p7\\0junk is PUT 7')
+text_memo('text_GET_embedded_nul', b'7\n', b'7\x00zz\n', 'g7\\0zz is GET 7')
+text_memo('text_GET_plus_zeros', b'12\n', b'+0012\n', "text GET '+0012' is 12")
+text_memo('text_PUT_vertical_tab_formfeed', b'\x0b7\x0c\n', b'7\n', 'any C isspace around the index')
+text_memo('text_PUT_zero_underscore_zero', b'0_0\n', b'0\n', "'0_0' is 0")
+text_memo('text_PUT_leading_underscore_raises', b'_7\n', b'7\n', "'_7' is an error", raises=True)
+text_memo('text_PUT_trailing_underscore_raises', b'7_\n', b'7\n', "'7_' is an error", raises=True)
+text_memo('text_PUT_arabic_digit_raises', '\u0663'.encode() + b'\n', b'3\n', 'only ASCII digits', raises=True)
+text_memo('text_GET_blank_raises', b'7\n', b' \n', 'a blank GET index is an error', raises=True)
+text_memo('text_PUT_hex_raises', b'0x10\n', b'16\n', "text PUT '0x10' is an error", raises=True)
+text_memo('text_PUT_negative_raises', b'-1\n', b'-1\n', 'negative text PUT is an error', raises=True)
+text_memo('text_PUT_empty_raises', b'\n', b'0\n', 'empty text PUT is an error', raises=True)
+text_memo('text_PUT_double_underscore_raises', b'1__0\n', b'10\n', "'1__0' is not an int", raises=True)
+text_memo('text_PUT_overflow_raises', b'99999999999999999999999\n', b'0\n',
+          'a text PUT index beyond ssize_t is an error', raises=True)
+case('memo', 'text_PUT_beyond_2_32_raises', 'text PUT 5e9: the C memo cannot grow to 1e10 slots',
+     asm('NONE', ('PUT', '5000000000'), 'STOP'), notes=[6, 16], imports=set(), raises=True)
+case('memo', 'stream_memo_carries_forward', 'a stream reader keeps the memo: 2nd pickle imports os.system',
+     asm(u('os'), ('BINPUT', 0), 'POP', u('system'), ('BINPUT', 1), 'POP', 'NONE', 'STOP',
+         ('BINGET', 0), ('BINGET', 1), 'STACK_GLOBAL', 'STOP'),
+     notes=[8], imports=OS_SYSTEM, raises=True)
+case('memo', 'stream_memo_both_directions', 'per message imports posix.system, a stream os.system',
+     asm('NONE', ('BINPUT', 0), 'STOP',
+         u('os'), 'MEMOIZE', 'POP', u('posix'), 'MEMOIZE', 'POP',
+         ('BINGET', 1), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[8, 6], imports={('os', 'system'), ('posix', 'system')}, raises=False)
+case('memo', 'stream_memo_survives_PROTO_reset', 'PROTO resets per pickle, the stream memo does not',
+     asm(('PROTO', 4), u('os'), 'MEMOIZE', 'STOP', ('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[8, 4], imports=OS_SYSTEM, raises=True)
+case('memo', 'stream_memo_overwritten_by_second_pickle', 'pickle 2 overwrites index 0 for pickle 3',
+     asm(u('posix'), ('BINPUT', 0), 'STOP', u('os'), ('BINPUT', 0), 'STOP',
+         ('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[8, 6], imports=OS_SYSTEM, raises=True)
+
+# -- marks (note 9) -----------------------------------------------------------
+
+case('marks', 'REDUCE_callable_below_mark_raises', 'REDUCE may not pop below the top MARK',
+     asm(('GLOBAL', 'os', 'system'), 'MARK', ('STRING', "'ls'"), 'TUPLE1', 'REDUCE', 'STOP'),
+     notes=[9], imports=OS_SYSTEM, raises=True)
+case('marks', 'STACK_GLOBAL_below_mark_raises', 'STACK_GLOBAL operands fenced by a MARK',
+     asm(u('os'), u('system'), 'MARK', 'STACK_GLOBAL', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'STACK_GLOBAL_half_below_mark_raises', 'one operand above the MARK is not enough',
+     asm(u('os'), 'MARK', u('system'), 'STACK_GLOBAL', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'TUPLE1_after_mark_raises', 'TUPLE1 right after a MARK fails',
+     asm('NONE', 'MARK', 'TUPLE1', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'TUPLE3_across_mark_raises', 'TUPLE3 with two items above the MARK fails',
+     asm('NONE', 'MARK', 'NONE', 'NONE', 'TUPLE3', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'BUILD_after_mark_raises', 'BUILD right after a MARK fails',
+     asm(('GLOBAL', 'x', 'Y'), 'EMPTY_TUPLE', 'NEWOBJ', 'EMPTY_DICT', 'MARK', 'BUILD', 'STOP'),
+     notes=[9], imports={('x', 'Y')}, raises=True)
+case('marks', 'PUT_after_mark_raises', 'PUT right after a MARK fails',
+     asm('NONE', 'MARK', ('BINPUT', 0), 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'DUP_after_mark_raises', 'DUP right after a MARK fails',
+     asm('NONE', 'MARK', 'DUP', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'SETITEM_across_mark_raises', 'SETITEM may not reach the dict below a MARK',
+     asm(('GLOBAL', 'os', 'environ'), 'MARK', u('K'), u('V'), 'SETITEM', 'POP', 'STOP'),
+     notes=[9, 10], imports={('os', 'environ')}, raises=True)
+case('marks', 'APPEND_across_mark_raises', 'APPEND may not reach the list below a MARK',
+     asm('EMPTY_LIST', 'MARK', ('BININT1', 1), 'APPEND', 'POP', 'STOP'),
+     notes=[9], imports=set(), raises=True)
+case('marks', 'POP_removes_mark_on_top', 'POP of a MARK on top unfences the operands',
+     asm(u('os'), u('system'), 'MARK', 'POP', 'STACK_GLOBAL', 'STOP'),
+     notes=[9], imports=OS_SYSTEM, raises=False)
+case('marks', 'POP_removes_only_top_mark', 'two MARKs: one POP leaves one fence',
+     asm(u('os'), u('system'), 'MARK', 'MARK', 'POP', 'STACK_GLOBAL', 'STOP'),
+     notes=[9], imports=set(), raises=True)
+case('marks', 'POP_MARK_unfences', 'POP_MARK drops the items and the MARK',
+     asm(u('os'), u('system'), 'MARK', u('junk'), ('GLOBAL', 'x', 'junk'), 'POP_MARK',
+         'STACK_GLOBAL', 'STOP'),
+     notes=[9], imports={('x', 'junk'), ('os', 'system')}, raises=False)
+case('marks', 'STOP_with_open_mark_accepted', 'STOP with an open MARK is accepted',
+     asm('MARK', 'NONE', 'STOP'), notes=[9], imports=set(), raises=False)
+case('marks', 'STOP_right_after_mark_raises', 'STOP may not pop below the MARK',
+     asm('NONE', 'MARK', 'STOP'), notes=[9], imports=set(), raises=True)
+case('marks', 'nested_marks_fence_inner', 'TUPLE closes the inner MARK only',
+     asm('MARK', u('os'), 'MARK', u('system'), 'TUPLE', 'POP', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[9], imports=OS_SYSTEM, raises=False)
+case('marks', 'mark_reset_per_pickle', 'marks do not survive STOP into the next pickle',
+     asm(u('os'), 'MARK', u('system'), 'STOP', u('os'), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[9, 8], imports=OS_SYSTEM, raises=False)
+
+# -- calls hidden in data opcodes (notes 10-13) --------------------------------
+
+def newobj(module, name):
+    return [('GLOBAL', module, name), 'EMPTY_TUPLE', 'NEWOBJ']
+
+
+case('calls', 'SETITEMS_into_os_environ', 'SETITEMS into an imported object needs no REDUCE',
+     asm(('GLOBAL', 'os', 'environ'), 'MARK', u('LD_PRELOAD'), u('/tmp/x.so'), 'SETITEMS', 'STOP'),
+     notes=[10], imports={('os', 'environ')}, raises=False)
+case('calls', 'SETITEM_into_import', 'SETITEM calls __setitem__ on an imported object',
+     asm(('GLOBAL', 'os', 'environ'), u('K'), u('V'), 'SETITEM', 'STOP'),
+     notes=[10], imports={('os', 'environ')}, raises=False)
+case('calls', 'APPENDS_into_import', 'APPENDS calls extend on a non-list',
+     asm(newobj('x', 'Y'), 'MARK', ('BININT1', 1), ('BININT1', 2), 'APPENDS', 'STOP'),
+     notes=[10], imports={('x', 'Y')}, raises=False)
+case('calls', 'APPEND_into_import', 'APPEND calls extend (or append) on a non-list',
+     asm(('GLOBAL', 'x', 'Y'), ('BININT1', 1), 'APPEND', 'STOP'),
+     notes=[10], imports={('x', 'Y')}, raises=False)
+case('calls', 'ADDITEMS_into_import', 'ADDITEMS calls add on a non-set',
+     asm(newobj('x', 'Y'), 'MARK', ('BININT1', 1), 'ADDITEMS', 'STOP'),
+     notes=[10], imports={('x', 'Y')}, raises=False)
+case('calls', 'empty_APPENDS_on_int', 'an empty APPENDS calls nothing, even on an int',
+     asm(('INT', '1'), 'MARK', 'APPENDS', 'STOP'), notes=[10], imports=set(), raises=False)
+case('calls', 'empty_SETITEMS_on_int', 'an empty SETITEMS calls nothing',
+     asm(('BININT1', 1), 'MARK', 'SETITEMS', 'STOP'), notes=[10], imports=set(), raises=False)
+case('calls', 'empty_ADDITEMS_on_int', 'an empty ADDITEMS calls nothing',
+     asm(('BININT1', 1), 'MARK', 'ADDITEMS', 'STOP'), notes=[10], imports=set(), raises=False)
+case('calls', 'odd_SETITEMS_fails_before_call', 'an odd SETITEMS count fails before any call',
+     asm(('GLOBAL', 'os', 'environ'), 'MARK', u('K'), 'SETITEMS', 'STOP'),
+     notes=[10], imports={('os', 'environ')}, raises=True)
+case('calls', 'APPENDS_on_bytearray', 'APPENDS on a bytearray calls bytearray.extend',
+     asm(('PROTO', 5), ('BYTEARRAY8', b''), 'MARK', ('BININT1', 1), ('BININT1', 2), 'APPENDS', 'STOP'),
+     notes=[10], imports=set(), raises=False)
+case('calls', 'SETITEM_on_list', 'SETITEM on a list calls list.__setitem__',
+     asm('EMPTY_LIST', ('BININT1', 5), 'APPEND', ('BININT1', 0), ('BININT1', 7), 'SETITEM', 'STOP'),
+     notes=[10], imports=set(), raises=False)
+case('calls', 'SETITEM_on_empty_list_raises', 'list.__setitem__ out of range',
+     asm('EMPTY_LIST', ('BININT1', 0), ('BININT1', 7), 'SETITEM', 'STOP'),
+     notes=[10], imports=set(), raises=True)
+case('calls', 'APPEND_on_dict_raises', 'a dict has neither extend nor append',
+     asm('EMPTY_DICT', ('BININT1', 1), 'APPEND', 'STOP'), notes=[10], imports=set(), raises=True)
+case('calls', 'ADDITEMS_on_frozenset_raises', 'a frozenset has no add',
+     asm('MARK', 'FROZENSET', 'MARK', ('BININT1', 1), 'ADDITEMS', 'STOP'),
+     notes=[10], imports=set(), raises=True)
+case('calls', 'ADDITEMS_on_list_raises', 'a list has no add',
+     asm('EMPTY_LIST', 'MARK', ('BININT1', 1), 'ADDITEMS', 'STOP'), notes=[10], imports=set(), raises=True)
+case('calls', 'BUILD_slotstate_sets_setstate', 'slot state sets __setstate__: the next BUILD calls os.system',
+     asm(newobj('x', 'Y'), 'NONE', 'EMPTY_DICT', u('__setstate__'), ('GLOBAL', 'os', 'system'),
+         'SETITEM', 'TUPLE2', 'BUILD', u('id'), 'BUILD', 'STOP'),
+     notes=[11], imports={('x', 'Y'), ('os', 'system')}, raises=False)
+case('calls', 'BUILD_None_state_on_list', 'BUILD with state None on a list does nothing',
+     asm('EMPTY_LIST', 'NONE', 'BUILD', 'STOP'), notes=[11], imports=set(), raises=False)
+case('calls', 'BUILD_empty_slotstate_on_list', 'BUILD (None, {}) on a list sets nothing',
+     asm('EMPTY_LIST', 'NONE', 'EMPTY_DICT', 'TUPLE2', 'BUILD', 'STOP'),
+     notes=[11], imports=set(), raises=False)
+case('calls', 'BUILD_dict_state_on_list_raises', 'a list has no __dict__',
+     asm('EMPTY_LIST', 'EMPTY_DICT', 'BUILD', 'STOP'), notes=[11], imports=set(), raises=True)
+case('calls', 'BUILD_int_state_raises', 'state must be None or a dict',
+     asm('EMPTY_LIST', ('BININT1', 1), 'BUILD', 'STOP'), notes=[11], imports=set(), raises=True)
+case('calls', 'INST_no_args_calls_new', 'INST with no args calls cls.__new__(cls)',
+     asm('MARK', ('INST', 'x', 'Y'), 'STOP'), notes=[12], imports={('x', 'Y')}, raises=False)
+case('calls', 'INST_with_args_calls_class', 'INST with args calls cls(*args)',
+     asm('MARK', ('STRING', "'id'"), ('INST', 'os', 'system'), 'STOP'),
+     notes=[12], imports=OS_SYSTEM, raises=False)
+case('calls', 'OBJ_no_args', 'OBJ with a class and no args',
+     asm('MARK', ('GLOBAL', 'x', 'Y'), 'OBJ', 'STOP'), notes=[12], imports={('x', 'Y')}, raises=False)
+case('calls', 'OBJ_with_args', 'OBJ calls cls(*args)',
+     asm('MARK', ('GLOBAL', 'os', 'system'), u('id'), 'OBJ', 'STOP'),
+     notes=[12], imports=OS_SYSTEM, raises=False)
+case('calls', 'OBJ_empty_raises', 'OBJ needs a class after the MARK',
+     asm('MARK', 'OBJ', 'STOP'), notes=[12], imports=set(), raises=True)
+case('calls', 'NEWOBJ_needs_type_raises', 'NEWOBJ on an int fails',
+     asm(('BININT1', 1), 'EMPTY_TUPLE', 'NEWOBJ', 'STOP'), notes=[12], imports=set(), raises=True)
+case('calls', 'NEWOBJ_args_not_tuple_raises', 'NEWOBJ needs a tuple',
+     asm(('GLOBAL', 'x', 'Y'), 'NONE', 'NEWOBJ', 'STOP'), notes=[12], imports={('x', 'Y')}, raises=True)
+case('calls', 'NEWOBJ_EX_with_kwargs', 'NEWOBJ_EX calls cls.__new__(cls, *args, **kwargs)',
+     asm(('GLOBAL', 'x', 'Y'), 'EMPTY_TUPLE', 'EMPTY_DICT', u('k'), u('v'), 'SETITEM', 'NEWOBJ_EX', 'STOP'),
+     notes=[12], imports={('x', 'Y')}, raises=False)
+case('calls', 'NEWOBJ_EX_kwargs_not_dict_raises', 'NEWOBJ_EX needs a dict',
+     asm(('GLOBAL', 'x', 'Y'), 'EMPTY_TUPLE', 'EMPTY_TUPLE', 'NEWOBJ_EX', 'STOP'),
+     notes=[12], imports={('x', 'Y')}, raises=True)
+case('calls', 'REDUCE_args_not_tuple_raises', 'REDUCE needs a tuple',
+     asm(('GLOBAL', 'os', 'system'), u('id'), 'REDUCE', 'STOP'), notes=[12], imports=OS_SYSTEM, raises=True)
+case('calls', 'REDUCE_on_None_raises', 'REDUCE on a value that is not callable',
+     asm('NONE', 'EMPTY_TUPLE', 'REDUCE', 'STOP'), notes=[12], imports=set(), raises=True)
+case('calls', 'PERSID_empty_line', 'PERSID with an empty id calls persistent_load',
+     asm(('PERSID', ''), 'STOP'), notes=[13], imports=set(), raises=True)
+case('calls', 'PERSID_non_ascii_raises', 'PERSID lines are ASCII',
+     asm(('PERSID', b'\xc3\xa9\n'), 'STOP'), notes=[13], imports=set(), raises=True)
+case('calls', 'BINPERSID_list', 'BINPERSID takes any object',
+     asm('EMPTY_LIST', 'BINPERSID', 'STOP'), notes=[13], imports=set(), raises=True)
+case('calls', 'BINPERSID_empty_stack_raises', 'BINPERSID needs an object',
+     asm('BINPERSID', 'STOP'), notes=[13], imports=set(), raises=True)
+case('calls', 'SETITEMS_into_persistent_object', 'a persistent object receives __setitem__',
+     asm(('PERSID', 'db'), 'MARK', u('k'), u('v'), 'SETITEMS', 'STOP'),
+     notes=[13, 10], imports=set(), raises=True)
+case('calls', 'NEXT_BUFFER_without_buffers_raises', 'NEXT_BUFFER needs out-of-band buffers',
+     asm(('PROTO', 5), 'NEXT_BUFFER', 'STOP'), notes=[12], imports=set(), raises=True)
+case('calls', 'READONLY_BUFFER_on_bytes', 'READONLY_BUFFER wraps the object in memoryview()',
+     asm(('PROTO', 5), ('SHORT_BINBYTES', b'a'), 'READONLY_BUFFER', 'STOP'),
+     notes=[12], imports=set(), raises=False)
+case('calls', 'READONLY_BUFFER_bytearray_as_dict_key_raises', 'a memoryview of a bytearray is unhashable',
+     asm(('PROTO', 5), 'EMPTY_DICT', ('BYTEARRAY8', b'a'), 'READONLY_BUFFER', ('BININT1', 1), 'SETITEM', 'STOP'),
+     notes=[12], imports=set(), raises=True)
+case('calls', 'READONLY_BUFFER_bytes_as_dict_key', 'a memoryview of bytes hashes like the bytes',
+     asm(('PROTO', 5), 'EMPTY_DICT', ('SHORT_BINBYTES', b'a'), 'READONLY_BUFFER', ('BININT1', 1), 'SETITEM',
+         'STOP'), notes=[12], imports=set(), raises=False)
+case('calls', 'READONLY_BUFFER_bytearray_in_frozenset_raises', 'a frozenset hashes its items',
+     asm(('PROTO', 5), 'MARK', ('BYTEARRAY8', b'a'), 'READONLY_BUFFER', 'FROZENSET', 'STOP'),
+     notes=[12], imports=set(), raises=True)
+case('calls', 'READONLY_BUFFER_twice', 'READONLY_BUFFER on a read-only memoryview',
+     asm(('PROTO', 5), ('BYTEARRAY8', b'a'), 'READONLY_BUFFER', 'READONLY_BUFFER', 'STOP'),
+     notes=[12], imports=set(), raises=False)
+case('calls', 'READONLY_BUFFER_memoryview_SETITEM_raises', 'a read-only memoryview takes no items',
+     asm(('PROTO', 5), ('BYTEARRAY8', b'a'), 'READONLY_BUFFER', ('BININT1', 0), ('BININT1', 1), 'SETITEM',
+         'STOP'), notes=[10, 12], imports=set(), raises=True)
+case('calls', 'READONLY_BUFFER_on_str_raises', 'memoryview(str) fails',
+     asm(('PROTO', 5), u('os'), 'READONLY_BUFFER', 'STOP'), notes=[12], imports=set(), raises=True)
+case('calls', 'bytearray_in_tuple_as_dict_key_raises', 'a tuple holding a bytearray is unhashable',
+     asm(('PROTO', 5), 'EMPTY_DICT', ('BYTEARRAY8', b'a'), 'TUPLE1', 'NONE', 'SETITEM', 'STOP'),
+     notes=[10], imports=set(), raises=True)
+case('calls', 'SETITEMS_dict_key_is_dict_raises', 'a dict key must hash',
+     asm('EMPTY_DICT', 'MARK', 'EMPTY_DICT', 'NONE', 'SETITEMS', 'STOP'), notes=[10], imports=set(), raises=True)
+case('calls', 'ADDITEMS_list_into_set_raises', 'a set item must hash',
+     asm(('PROTO', 4), 'EMPTY_SET', 'MARK', 'EMPTY_LIST', 'ADDITEMS', 'STOP'), notes=[10], imports=set(),
+     raises=True)
+case('calls', 'SETITEM_on_bytearray', 'SETITEM on a bytearray calls bytearray.__setitem__',
+     asm(('PROTO', 5), ('BYTEARRAY8', b'a'), ('BININT1', 0), ('BININT1', 98), 'SETITEM', 'STOP'),
+     notes=[10], imports=set(), raises=False)
+case('calls', 'READONLY_BUFFER_on_int_raises', 'memoryview(int) fails',
+     asm(('PROTO', 5), ('BININT1', 1), 'READONLY_BUFFER', 'STOP'), notes=[12], imports=set(), raises=True)
+
+# -- extension codes (note 14) -----------------------------------------------
+
+for code, (module, name) in sorted(EXTENSIONS.items()):
+    op = 'EXT1' if code <= 0xff else 'EXT2' if code <= 0xffff else 'EXT4'
+    case('ext', '%s_%#x' % (op, code), '%s %#x resolves to %s.%s via copyreg' % (op, code, module, name),
+         asm(('PROTO', 2), (op, code), 'STOP'), notes=[14], imports={(module, name)}, raises=False,
+         reports=[('*', '*')])
+case('ext', 'EXT1_without_PROTO_called', 'EXT1 needs no PROTO; its target is called',
+     asm(('EXT1', 1), u('id'), 'TUPLE1', 'REDUCE', 'STOP'), notes=[14, 4], imports=OS_SYSTEM, raises=False)
+case('ext', 'EXT1_zero_raises', 'EXT code 0 is an error', asm(('EXT1', 0), 'STOP'),
+     notes=[14], imports=set(), raises=True)
+case('ext', 'EXT2_zero_raises', 'EXT2 code 0 is an error', asm(('EXT2', 0), 'STOP'),
+     notes=[14], imports=set(), raises=True)
+case('ext', 'EXT4_negative_raises', 'EXT4 is signed: -1 is an error', asm(('EXT4', -1), 'STOP'),
+     notes=[14], imports=set(), raises=True)
+case('ext', 'EXT4_unsigned_reading_raises', 'EXT4 0xffffff01 is negative, not a big code',
+     asm(('EXT4', b'\x01\xff\xff\xff'), 'STOP'), notes=[14], imports=set(), raises=True)
+case('ext', 'EXT1_unregistered_raises', 'an unregistered code is an error',
+     asm(('EXT1', 2), 'STOP'), notes=[14], imports=set(), raises=True)
+case('ext', 'EXT_twice', 'the same code twice',
+     asm(('EXT1', 1), ('EXT4', 0x12345678), ('EXT1', 1), 'TUPLE3', 'STOP'),
+     notes=[14], imports={('os', 'system'), ('posix', 'system')}, raises=False)
+
+# -- frames and lengths (notes 15, 16) -----------------------------------------
+
+case('frames', 'FRAME_exact', 'a FRAME that ends on an opcode boundary',
+     asm(('PROTO', 4), frame(asm(('BININT1', 1), 'STOP'))), notes=[15], imports=set(), raises=False)
+case('frames', 'FRAME_zero_length', 'FRAME of length 0',
+     asm(('PROTO', 4), ('FRAME', 0), 'NONE', 'STOP'), notes=[15], imports=set(), raises=False)
+case('frames', 'FRAME_nested', 'a FRAME inside a FRAME, both ending with the pickle',
+     asm(('PROTO', 4), frame(asm(frame(asm('NONE', 'STOP'))))), notes=[15], imports=set(), raises=False)
+case('frames', 'FRAME_consecutive', 'two frames back to back',
+     asm(('PROTO', 4), frame(asm('EMPTY_LIST')), frame(asm(('BININT1', 1), 'APPEND', 'STOP'))),
+     notes=[15], imports=set(), raises=False)
+case('frames', 'FRAME_splits_GLOBAL_line', 'bytes: os.system; a file reader: os.ystem',
+     asm(('PROTO', 4), ('FRAME', 5), b'cos\nsystem\n.'),
+     notes=[15], imports={('os', 'system'), ('os', 'ystem')}, raises=False)
+case('frames', 'FRAME_splits_SHORT_BINUNICODE', 'a string read straddles the frame end',
+     asm(('PROTO', 4), ('FRAME', 3), b'\x8c\x02o', b'sN0', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[15], imports=OS_SYSTEM, raises=True)
+case('frames', 'FRAME_splits_BINBYTES_readinto', 'BINBYTES data straddles the frame end',
+     asm(('PROTO', 4), ('FRAME', 7), b'C\x08ossys', b'tem', 'POP', sg('os', 'system'), 'STOP'),
+     notes=[15], imports=OS_SYSTEM, raises=False)
+case('frames', 'FRAME_across_STOP', 'a frame holding one pickle and the start of the next',
+     asm(('PROTO', 4), ('FRAME', 6), b'N.\x8c\x02os', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[15, 18], imports=OS_SYSTEM, raises=True)
+case('frames', 'FRAME_longer_than_input_raises', 'a FRAME needs its length of bytes to follow',
+     asm(('PROTO', 4), ('FRAME', 100), 'NONE', 'STOP'), notes=[15], imports=set(), raises=True)
+case('frames', 'FRAME_length_over_ssize_max_raises', 'FRAME length 2^63',
+     asm(('PROTO', 4), ('FRAME', 1 << 63), 'NONE', 'STOP'), notes=[15, 16], imports=set(), raises=True)
+case('frames', 'FRAME_nested_overlong_inner', 'an inner FRAME that ends after the outer one',
+     asm(('PROTO', 4), ('FRAME', 11), ('FRAME', 4), b'N0', b'N.'), notes=[15], imports=set(), raises=True)
+case('frames', 'BINSTRING_length_unsigned_raises', 'BINSTRING length 2^31 is unsigned in C: truncated',
+     asm(('BINSTRING', Raw(b'\x00\x00\x00\x80os')), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'BINUNICODE_length_4G_raises', 'BINUNICODE length 2^32-1',
+     asm(('BINUNICODE', Raw(b'\xff\xff\xff\xffos')), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'LONG4_negative_length_raises', 'LONG4 length is signed',
+     asm(('LONG4', b'\xff\xff\xff\xff'), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'LONG4_zero_length', 'LONG4 with no bytes is 0',
+     asm(('LONG4', b'\x00\x00\x00\x00'), 'STOP'), notes=[16], imports=set(), raises=False)
+case('frames', 'LONG1_zero_length', 'LONG1 with no bytes is 0',
+     asm(('LONG1', b'\x00'), 'STOP'), notes=[16], imports=set(), raises=False)
+case('frames', 'BINBYTES8_over_ssize_max_raises', 'BINBYTES8 length above 2^63-1',
+     asm(('BINBYTES8', Raw(struct.pack('<Q', (1 << 64) - 1))), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'BINUNICODE8_over_ssize_max_raises', 'BINUNICODE8 length 2^63',
+     asm(('BINUNICODE8', Raw(struct.pack('<Q', 1 << 63))), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'BINBYTES_1GiB_allocation_raises', 'BINBYTES allocates 1 GiB before reading',
+     asm(('BINBYTES', Raw(b'\x00\x00\x00\x40')), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'BYTEARRAY8_1TiB_raises', 'BYTEARRAY8 asks for 1 TiB',
+     asm(('BYTEARRAY8', Raw(struct.pack('<Q', 1 << 40))), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'BINBYTES8_small', 'BINBYTES8 with a fitting length',
+     asm(('PROTO', 4), ('BINBYTES8', b'abc'), 'STOP'), notes=[16], imports=set(), raises=False)
+case('frames', 'BINBYTES_small', 'BINBYTES with a fitting length',
+     asm(('PROTO', 3), ('BINBYTES', b'abc'), 'STOP'), notes=[16], imports=set(), raises=False)
+case('frames', 'BINSTRING_high_bit_length_is_not_negative', 'BINSTRING length 0xfffffffe is not -2',
+     asm(('BINSTRING', Raw(b'\xfe\xff\xff\xff')), 'STOP'), notes=[16], imports=set(), raises=True)
+case('frames', 'SHORT_BINBYTES_truncated_raises', 'data shorter than its length',
+     asm(('SHORT_BINBYTES', Raw(b'\x05ab'))), notes=[16], imports=set(), raises=True)
+
+# -- text numbers (note 17) ----------------------------------------------------
+
+def number(short, opname, text, raises, about):
+    case('numbers', short, about, asm((opname, text), 'STOP'), notes=[17], imports=set(), raises=raises)
+
+
+number('INT_octal_010', 'INT', b'010\n', False, 'INT is strtol base 0: I010 is 8')
+number('INT_hex_0x10', 'INT', b'0x10\n', False, 'I0x10 is 16')
+number('INT_01_is_True', 'INT', b'01\n', False, 'I01 is True')
+number('INT_00_is_False', 'INT', b'00\n', False, 'I00 is False')
+number('INT_leading_space', 'INT', b' 5\n', False, 'strtol skips leading spaces')
+number('INT_trailing_space', 'INT', b'5 \n', False, 'trailing space falls back to int()')
+number('INT_plus', 'INT', b'+5\n', False, 'I+5')
+number('INT_negative_hex', 'INT', b'-0x10\n', False, 'I-0x10 is -16')
+number('INT_underscore', 'INT', b'1_0\n', False, 'I1_0 falls back to int(..., 0): 10')
+number('INT_octal_017', 'INT', b'017\n', False, 'I017 is 15 (strtol octal)')
+number('INT_binary_0b101', 'INT', b'0b101\n', False, 'I0b101 via int(..., 0)')
+number('INT_huge', 'INT', b'123456789012345678901234567890\n', False, 'INT beyond long becomes an int')
+number('INT_09_raises', 'INT', b'09\n', True, 'I09 is neither octal nor int(..., 0)')
+number('INT_empty_raises', 'INT', b'\n', True, 'an empty INT line is an error')
+number('INT_letters_raises', 'INT', b'abc\n', True, 'IABC is an error')
+number('INT_embedded_nul', 'INT', b'5\x00junk\n', False, 'strtol stops at the NUL')
+number('LONG_trailing_L', 'LONG', b'10L\n', False, 'LONG strips one trailing L')
+number('LONG_no_L', 'LONG', b'10\n', False, 'LONG without L')
+number('LONG_two_L_raises', 'LONG', b'10LL\n', True, 'only one L is stripped')
+number('LONG_hex', 'LONG', b'0x10L\n', False, 'LONG is int(..., 0)')
+number('LONG_4300_digits', 'LONG', b'9' * 4300 + b'\n', False, 'int() accepts 4300 digits')
+number('LONG_4301_digits_raises', 'LONG', b'9' * 4301 + b'\n', True, 'the int digit limit is 4300')
+number('LONG_hex_10000_digits', 'LONG', b'0x' + b'f' * 10000 + b'\n', False, 'no digit limit in base 16')
+number('FLOAT_inf', 'FLOAT', b'inf\n', False, 'Finf')
+number('FLOAT_nan', 'FLOAT', b'nan\n', False, 'Fnan')
+number('FLOAT_negative_zero', 'FLOAT', b'-0.0\n', False, 'F-0.0')
+number('FLOAT_overflow_raises', 'FLOAT', b'1e500\n', True, 'F1e500 overflows')
+number('FLOAT_underscore_raises', 'FLOAT', b'1_0\n', True, 'FLOAT takes no underscores')
+number('FLOAT_leading_space_raises', 'FLOAT', b' 1\n', True, 'FLOAT takes no spaces')
+number('BINFLOAT_nan', 'BINFLOAT', float('nan'), False, 'BINFLOAT nan')
+
+# -- streams (note 18) --------------------------------------------------------
+
+case('streams', 'garbage_after_STOP', 'loads ignores it, a stream reader fails on it',
+     asm('NONE', 'STOP') + b'garbage', notes=[18], imports=set(), raises=True)
+case('streams', 'newline_after_STOP', 'a trailing newline is not an opcode',
+     asm('NONE', 'STOP') + b'\n', notes=[18], imports=set(), raises=True)
+case('streams', 'two_benign_pickles', 'a stream of two pickles',
+     asm('NONE', 'STOP', ('BININT1', 1), 'STOP'), notes=[18], imports=set(), raises=False)
+case('streams', 'import_in_second_pickle', 'the second pickle imports',
+     asm('NONE', 'STOP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=OS_SYSTEM, raises=False)
+case('streams', 'import_in_tenth_pickle', 'nine benign pickles then one that calls',
+     asm(*[['NONE', 'STOP']] * 9, ('GLOBAL', 'os', 'system'), u('id'), 'TUPLE1', 'REDUCE', 'STOP'),
+     notes=[18], imports=OS_SYSTEM, raises=False)
+case('streams', 'failing_pickle_ends_stream', 'nothing runs after a failing pickle',
+     asm('MARK', 'STOP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=set(), raises=True)
+case('streams', 'STOP_byte_inside_string', 'a . inside string data is not STOP',
+     asm(u('.'), 'POP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=OS_SYSTEM, raises=False)
+case('streams', 'truncated_second_pickle', 'the stream ends inside the second pickle',
+     asm('NONE', 'STOP', ('GLOBAL', 'os', 'system')), notes=[18], imports=OS_SYSTEM, raises=True)
+
+
+# -- tables: CPython's own answer is the expectation --------------------------
+# Each row differs from its neighbours in one detail of a text or string
+# rule; the checks compare picklewall with CPython directly.
+
+STRING_ROWS = [r"'os'", r'"os"', r"'\x6fs'", r"'\X6fs'", r"'\157s'", r"'\0'", r"'\777'", r"'\x'",
+               r"'\xg0'", r"'\q'", r"'\\'", r"'\''", r"'\"'", r"'\a\b\f\n\r\t\v'", r"'\u0041'",
+               r"'\N{DIGIT ONE}'", "''", "'", '"', "'os\"", "'\"", "' os '", "'o's'", "'\tos'",
+               r"'\x6F\x73'", r"'\1\12\123\1234'"]
+for i, row in enumerate(STRING_ROWS):
+    case('decoding', 'STRING_%02d' % i, 'STRING %s as a STACK_GLOBAL module' % row,
+         asm(('STRING', row), u('x'), 'STACK_GLOBAL', 'STOP'), notes=[1])
+
+UNICODE_ROWS = [rb'\u006fs', rb'\U0000006fs', rb'\x6f', rb'\\u006f', rb'\\\u006f', rb'\u00',
+                rb'\U00110000', rb'\ud800', rb'\ud83d\ude00', b'\xc3\xa9', b'\xff', rb'\u', rb'\n',
+                rb'\\', b'o\x00s', rb'\u0000', rb'\U0001f600']
+for i, row in enumerate(UNICODE_ROWS):
+    case('decoding', 'UNICODE_%02d' % i, 'UNICODE %r (raw-unicode-escape of latin-1 bytes)' % row,
+         asm(('UNICODE', row + b'\n'), u('x'), 'STACK_GLOBAL', 'STOP'), notes=[1])
+
+UTF8_ROWS = [b'\xed\xa0\x80', b'\xed\xa0\xbd\xed\xb8\x80', b'\xf0\x9f\x98\x80', b'\xc0\xaf', b'\xe0\x80\xaf',
+             b'\xf4\x90\x80\x80', b'\xef\xbb\xbfos', b'o\x00s', b'\x80', b'\xed\xb0\x80\xed\xa0\x80',
+             b'"\\\x01\x1f\x7f', '\u2028\u2029'.encode(), b'\xf8\x88\x80\x80\x80']
+for i, row in enumerate(UTF8_ROWS):
+    case('decoding', 'BINUNICODE_%02d' % i, 'BINUNICODE %r (UTF-8, surrogatepass)' % row,
+         asm(('BINUNICODE', row), u('x'), 'STACK_GLOBAL', 'STOP'), notes=[1])
+    case('decoding', 'GLOBAL_%02d' % i, 'GLOBAL line %r (strict UTF-8)' % row,
+         asm(('GLOBAL', row + b'\nx\n'), 'STOP'), notes=[2])
+    case('decoding', 'INST_%02d' % i, 'INST line %r (ASCII)' % row,
+         asm('MARK', ('INST', row + b'\nx\n'), 'STOP'), notes=[2])
+case('decoding', 'STACK_GLOBAL_70000_char_module', 'a 70000-character module name',
+     asm(('BINUNICODE', 'm' * 70000), u('x'), 'STACK_GLOBAL', 'STOP'), notes=[19],
+     imports={('m' * 70000, 'x')}, raises=False)
+
+# Text memo indices: slots 0..21 hold m0..m21, so the slot a GET reads
+# names the module find_class receives.
+MEMO_ROWS = [b'7', b' 7', b'7 ', b'+7', b'-0', b'0', b'00', b'07', b'0_7', b'7_', b'_7', b'7\x00x',
+             b'\x007', b'0x7', b'0o7', b'0b1', b'7L', b'1_0', b' +1_0 ', b'\t7\x0b', '\u0667'.encode(),
+             b'+ 7', b'++7', b'', b' ', b'21', b'22', b'99999999999999999999', b'7.0', b'7e0', b'\r7\r']
+
+
+def memo_slots():
+    return [[u('m%d' % i), ('BINPUT', i), 'POP'] for i in range(22)]
+
+
+for i, row in enumerate(MEMO_ROWS):
+    case('decoding', 'GET_%02d' % i, 'text GET %r picks the slot' % row,
+         asm(memo_slots(), ('GET', row + b'\n'), u('x'), 'STACK_GLOBAL', 'STOP'), notes=[7])
+    case('decoding', 'PUT_%02d' % i, 'text PUT %r overwrites the slot' % row,
+         asm(memo_slots(), u('OS'), ('PUT', row + b'\n'), 'POP',
+             'MARK', [[('BINGET', k), u('x'), 'STACK_GLOBAL'] for k in range(22)], 'TUPLE', 'STOP'),
+         notes=[7])
+
+NUMBER_ROWS = [b'0', b'00', b'01', b'08', b'010', b'0x', b'0x1', b'0X1F', b'0b', b'0b2', b'0o8', b'0o7',
+               b'0_0', b'0_1', b'1_', b'_1', b'1__2', b'+', b'-', b'+-1', b' -1', b'1 ', b'1\t', b'\t1',
+               b'1L', b'1l', b'L', b'0L', b'9' * 19, b'9' * 20, b'-9223372036854775808',
+               b'9223372036854775808', b'1e3', b'inf', b'-inf', b'nan', b'NaN', b'infinity', b'1.0',
+               b'.5', b'5.', b'1e', b'0x1p3', '\u0661'.encode(), b'\x00', b'1\x00', b'\x001', b'0x_1',
+               b'00_0', b'0 0', b'1\r', b'\x0c1']
+for i, row in enumerate(NUMBER_ROWS):
+    for op in ('INT', 'LONG', 'FLOAT'):
+        case('numbers', '%s_%02d' % (op, i), '%s %r' % (op, row), asm((op, row + b'\n'), 'STOP'),
+             notes=[17], imports=set())
+
+# -- limits: CPython copes, picklewall bounds its own work ---------------------
+
+case('limits', 'nesting_2000', 'a list nested 2000 deep loads in CPython (no recursion)',
+     b']' * 2000 + b'a' * 1999 + b'.', notes=[16], imports=set(), raises=False)
+case('limits', 'memo_index_5M', 'LONG_BINPUT 5,000,000: CPython allocates 80 MB of memo',
+     asm('NONE', ('LONG_BINPUT', 5000000), 'STOP'), notes=[6, 16], imports=set(), raises=False)
+case('calls', 'BUILD_None_None_state_raises', 'a slot state of None in a 2-tuple is an error',
+     asm(u('os'), 'NONE', 'NONE', 'TUPLE2', 'BUILD', u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[11], imports=set(), raises=True)
+
+# -- len32 framing (logging.handlers.SocketHandler) -------------------------
+
+def len32(*payloads):
+    return b''.join(struct.pack('>I', len(p)) + p for p in payloads)
+
+
+LOG_RECORD = {
+    'name': 'app.db', 'msg': 'query took %d ms', 'args': None, 'levelname': 'WARNING',
+    'levelno': 30, 'pathname': '/srv/app/db.py', 'filename': 'db.py', 'module': 'db',
+    'exc_info': None, 'exc_text': None, 'stack_info': None, 'lineno': 42,
+    'funcName': 'run', 'created': 1700000000.25, 'msecs': 250.0,
+    'relativeCreated': 1234.5, 'thread': 140000000000000, 'threadName': 'MainThread',
+    'processName': 'MainProcess', 'process': 4242, 'taskName': None,
+}
+case('len32', 'socket_handler_records', 'two SocketHandler records, as makePickle sends them',
+     len32(pickle.dumps(LOG_RECORD, 1), pickle.dumps(dict(LOG_RECORD, lineno=43), 1)),
+     notes=[18], imports=set(), raises=False, framing='len32')
+case('len32', 'second_message_imports', 'a benign record then a malicious message',
+     len32(pickle.dumps(LOG_RECORD, 1), asm(('GLOBAL', 'os', 'system'), u('id'), 'TUPLE1', 'REDUCE', 'STOP')),
+     notes=[18], imports=OS_SYSTEM, raises=False, framing='len32')
+case('len32', 'memo_across_messages', 'a reader that keeps its memo sees os.system',
+     len32(asm(u('os'), ('BINPUT', 0), 'STOP'), asm(('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP')),
+     notes=[8], imports=OS_SYSTEM, raises=True, framing='len32')
+case('len32', 'memo_survives_failed_message', 'a kept memo holds what a failed message stored',
+     len32(asm(u('os'), ('BINPUT', 0), 'POP', 'MARK', 'STOP'),
+           asm(('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP')),
+     notes=[8, 18], imports=OS_SYSTEM, raises=True, framing='len32')
+case('len32', 'trailing_bytes_in_message', 'bytes after STOP inside one message',
+     len32(asm('NONE', 'STOP') + asm(('GLOBAL', 'os', 'system'), 'STOP')),
+     notes=[18], imports=set(), raises=False, framing='len32')
+
+
+
+# -- mp framing (multiprocessing.connection) ----------------------------------
+
+def mp(*payloads, long_header=False):
+    if long_header:
+        return b''.join(struct.pack('>iQ', -1, len(p)) + p for p in payloads)
+    return b''.join(struct.pack('>i', len(p)) + p for p in payloads)
+
+
+case('mp', 'two_benign_messages', 'two Connection.send() messages',
+     mp(pickle.dumps([1, 'a'], 5), pickle.dumps({'k': None}, 5)),
+     notes=[18], imports=set(), raises=False, framing='mp')
+case('mp', 'eight_byte_length', 'a -1 header and an 8-byte length',
+     mp(pickle.dumps(('x', 1), 5), long_header=True), notes=[18], imports=set(), raises=False,
+     framing='mp')
+case('mp', 'malicious_second_message', 'a benign message then a REDUCE',
+     mp(pickle.dumps(1, 5), asm(('PROTO', 5), sg('os', 'system'), u('id'), 'TUPLE1', 'REDUCE', 'STOP')),
+     notes=[18], imports=OS_SYSTEM, raises=False, framing='mp')
+case('mp', 'negative_length_raises', 'a length of -2 makes the receiver load nothing',
+     struct.pack('>i', -2) + pickle.dumps(1, 5), notes=[18], imports=set(), raises=True, framing='mp')
+case('mp', 'truncated_message_raises', 'the stream ends inside a message',
+     struct.pack('>i', 100) + pickle.dumps(1, 5), notes=[18], imports=set(), raises=True, framing='mp')
+
+# ----------------------------------------------------- pickler-made cases
+
+def _recursive_list():
+    x = [1]
+    x.append(x)
+    return x
+
+
+def _recursive_dict():
+    d = {'a': 1}
+    d['self'] = d
+    return d
+
+
+def _tuple_cycle():
+    x = []
+    t = (x, 1)
+    x.append(t)
+    return t
+
+
+def _shared():
+    a = [1, 2]
+    return [a, a, {'k': a}]
+
+
+def _deep(n):
+    v = []
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+BENIGN_VALUES = [
+    ('None', None), ('True', True), ('False', False), ('int_0', 0), ('int_1', 1), ('int_neg1', -1),
+    ('int_255', 255), ('int_256', 256), ('int_65535', 65535), ('int_65536', 65536),
+    ('int_2p31m1', 2**31 - 1), ('int_2p31', 2**31), ('int_neg2p31', -2**31), ('int_neg2p31m1', -2**31 - 1),
+    ('int_2p63', 2**63), ('int_neg2p64', -2**64), ('int_10p100', 10**100), ('int_neg10p300', -10**300),
+    ('int_2p10000', 2**10000),
+    ('float_0', 0.0), ('float_neg0', -0.0), ('float_1_5', 1.5), ('float_max', 1e308),
+    ('float_denorm', 5e-324), ('float_inf', float('inf')), ('float_neginf', float('-inf')),
+    ('float_nan', float('nan')),
+    ('str_empty', ''), ('str_ascii', 'hello world'), ('str_latin1', 'caf\xe9'),
+    ('str_cjk', '\u65e5\u672c\u8a9e'), ('str_astral', '\U0001f600'), ('str_lone_surrogate', '\ud800'),
+    ('str_surrogate_pair_halves', 'a\ud83dz\ude00'), ('str_newline', 'line\nbreak\r\n'),
+    ('str_backslash', 'back\\slash \\u0041'), ('str_nul', '\x00nul'), ('str_300', 'x' * 300),
+    ('str_70k', 'y' * 70000),
+    ('bytes_empty', b''), ('bytes_binary', b'\x00\xff\n.'), ('bytes_300', bytes(range(256)) + b'z' * 44),
+    ('bytearray', bytearray(b'abc')), ('bytearray_empty', bytearray()),
+    ('tuple_0', ()), ('tuple_1', (1,)), ('tuple_2', (1, 'a')), ('tuple_3', (1, 2, 3)),
+    ('tuple_4', (1, 2, 3, 4)), ('list_empty', []), ('list_small', [1, 'a', None, 2.5]),
+    ('list_1500', list(range(1500))), ('list_30000', list(range(30000))),
+    ('dict_empty', {}), ('dict_mixed', {1: 'a', 'b': [2, 3], (4, 5): None, None: {'x': b'y'}}),
+    ('nested', {'nested': {'deeper': [1, (2.5, 'x'), {'k': b'v'}]}}), ('deep_list_60', _deep(60)),
+    ('set_empty', set()), ('set_ints', {1, 2, 3}), ('frozenset_empty', frozenset()),
+    ('frozenset_ints', frozenset({4, 5})), ('recursive_list', _recursive_list()),
+    ('recursive_dict', _recursive_dict()), ('tuple_cycle', _tuple_cycle()), ('shared_refs', _shared()),
+    ('log_record', LOG_RECORD),
+]
+
+# Stdlib objects whose pickles import: real traffic the analyzer must report.
+TRAFFIC_VALUES = [
+    ('os_system', os.system), ('subprocess_Popen', subprocess.Popen),
+    ('functools_reduce', functools.reduce), ('nested_class', argparse._SubParsersAction._ChoicesPseudoAction),
+    ('OrderedDict', collections.OrderedDict([('a', 1), ('b', [2])])),
+    ('datetime', datetime.datetime(2020, 1, 2, 3, 4, 5, 6)), ('decimal', decimal.Decimal('1.25')),
+    ('complex', complex(1, -2)), ('range', range(1, 10, 2)), ('slice', slice(1, None, 3)),
+    ('exception', ValueError('bad', 7)), ('counter', collections.Counter('abca')),
+    ('defaultdict', collections.defaultdict(list, {'k': [1]})), ('logging_Formatter', logging.Formatter),
+]
+
+
+def pickler_cases():
+    out = []
+    for label, value in BENIGN_VALUES:
+        for proto in range(6):
+            out.append(Case('benign/%s_p%d' % (label, proto), 'benign', pickle.dumps(value, proto),
+                            'pickle.dumps(%s, %d)' % (label, proto)))
+        for proto in (4, 5):
+            data = pickle._dumps(value, proto)
+            if data != pickle.dumps(value, proto):
+                out.append(Case('benign/%s_p%d_py' % (label, proto), 'benign', data,
+                                'pure-Python pickler, protocol %d' % proto))
+    for label, value in TRAFFIC_VALUES:
+        for proto in range(6):
+            out.append(Case('traffic/%s_p%d' % (label, proto), 'traffic', pickle.dumps(value, proto),
+                            'pickle.dumps(%s, %d)' % (label, proto), notes=(5,) if proto < 3 else ()))
+    # Python 2 era text pickles, as old clients still send them.
+    py2 = [
+        ('py2_list', b'(lp0\nI1\naI2\naS\'three\'\np1\na.'),
+        ('py2_dict', b"(dp0\nS'key'\np1\nS'value'\np2\nsS'n'\np3\nL12345678901234567890L\ns."),
+        ('py2_tuple_memo', b"(S'a'\np0\ng0\nI01\nI00\ntp1\n."),
+        ('py2_unicode', b'(lp0\nV\\u00e9t\\u00e9\np1\naVplain\np2\naF1.5\na.'),
+        ('py2_nested', b"(dp0\nS'l'\np1\n(lp2\n(dp3\nag3\nasS't'\np4\n(I1\ntp5\ns."),
+        ('py1_binary', b']q\x00(K\x01K\x02U\x03abcq\x01e.'),
+        ('py1_dict', b'}q\x00(U\x01aq\x01K\x01U\x01bq\x02G?\xf8\x00\x00\x00\x00\x00\x00u.'),
+    ]
+    for label, data in py2:
+        out.append(Case('benign/' + label, 'benign', data, 'hand-written Python 2 pickle'))
+    return out
+
+
+def curated_cases():
+    """The fixed corpus: pickler output and the crafted cases."""
+    cases = pickler_cases() + list(CASES)
+    names = [c.name for c in cases]
+    assert len(names) == len(set(names)), 'duplicate case names'
+    return cases
+
+
+# ---------------------------------------------------------------- mutations
+
+def opcode_spans(data):
+    """(start, end, opcode) of every opcode pickletools can decode, across
+    consecutive pickles; stops at the first undecodable byte."""
+    spans, pos = [], 0
+    while pos < len(data):
+        try:
+            ops = list(_genops_tolerant(data[pos:]))
+        except Exception:
+            break
+        if not ops:
+            break
+        for i, (op, at) in enumerate(ops):
+            end = ops[i + 1][1] if i + 1 < len(ops) else None
+            spans.append((pos + at, None if end is None else pos + end, op))
+        last_op, last_at = ops[-1]
+        if last_op.name != 'STOP':
+            break
+        pos += last_at + 1
+    # Fill the end of the last span of each run.
+    fixed = []
+    for i, (start, end, op) in enumerate(spans):
+        if end is None:
+            end = spans[i + 1][0] if i + 1 < len(spans) else len(data)
+        fixed.append((start, end, op))
+    return fixed
+
+
+def _genops_tolerant(data):
+    """pickletools.genops, stopping quietly at the first error."""
+    gen = pickletools.genops(data)
+    while True:
+        try:
+            op, _arg, pos = next(gen)
+        except StopIteration:
+            return
+        except Exception:
+            return
+        yield op, pos
+
+
+def opcodes_used(data):
+    return {op.name for _, _, op in opcode_spans(data)}
+
+
+INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff,
+               1 << 32, (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
+LENGTH_FIELDS = {'uint1': 1, 'uint2': 2, 'uint4': 4, 'int4': 4, 'uint8': 8, 'long1': 1, 'long4': 4,
+                 'string1': 1, 'string4': 4, 'bytes1': 1, 'bytes4': 4, 'bytes8': 8,
+                 'bytearray8': 8, 'unicodestring1': 1, 'unicodestring4': 4, 'unicodestring8': 8}
+
+
+def _mutate_once(rng, data, corpus):
+    if not data:
+        return bytes([rng.randrange(256)])
+    kind = rng.choice(['flip', 'flip', 'set', 'insert', 'insert_op', 'delete', 'splice', 'splice',
+                       'length', 'length', 'length', 'dup_op', 'drop_op', 'swap_ops', 'concat'])
+    if kind == 'concat':        # one more pickle in the stream (memo carried, note 8)
+        other = rng.choice(corpus)
+        return data + other if rng.random() < 0.5 else other + data
+    spans = opcode_spans(data) if kind in ('splice', 'length', 'dup_op', 'drop_op', 'swap_ops') else []
+    if kind == 'flip':
+        i = rng.randrange(len(data))
+        return data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1:]
+    if kind == 'set':
+        i = rng.randrange(len(data))
+        return data[:i] + bytes([rng.randrange(256)]) + data[i + 1:]
+    if kind == 'insert':
+        i = rng.randrange(len(data) + 1)
+        return data[:i] + bytes(rng.randrange(256) for _ in range(rng.randint(1, 4))) + data[i:]
+    if kind == 'insert_op':
+        i = rng.randrange(len(data) + 1)
+        op = rng.choice(pickletools.opcodes)
+        return data[:i] + op.code.encode('latin-1') + data[i:]
+    if kind == 'delete':
+        i = rng.randrange(len(data))
+        return data[:i] + data[i + rng.randint(1, 8):]
+    if kind == 'splice':
+        other = rng.choice(corpus)
+        other_spans = opcode_spans(other)
+        cut_a = rng.choice(spans)[0] if spans else rng.randrange(len(data) + 1)
+        cut_b = rng.choice(other_spans)[0] if other_spans else rng.randrange(len(other) + 1)
+        if rng.random() < 0.5:
+            return data[:cut_a] + other[cut_b:]
+        end_b = rng.choice(other_spans)[1] if other_spans else len(other)
+        return data[:cut_a] + other[cut_b:max(cut_b, end_b)] + data[cut_a:]
+    if kind == 'length':
+        fields = [(s, op) for s, e, op in spans if op.arg is not None and op.arg.name in LENGTH_FIELDS]
+        if not fields:
+            return _mutate_once(rng, data, corpus)
+        start, op = rng.choice(fields)
+        width = LENGTH_FIELDS[op.arg.name]
+        old = int.from_bytes(data[start + 1:start + 1 + width], 'little')
+        new = rng.choice(INTERESTING + [old + 1, old - 1, old + rng.randint(2, 16), old // 2])
+        new %= 1 << (8 * width)
+        return data[:start + 1] + new.to_bytes(width, 'little') + data[start + 1 + width:]
+    if not spans:
+        return _mutate_once(rng, data, corpus)
+    a = rng.choice(spans)
+    if kind == 'dup_op':
+        return data[:a[1]] + data[a[0]:a[1]] + data[a[1]:]
+    if kind == 'drop_op':
+        return data[:a[0]] + data[a[1]:]
+    b = rng.choice(spans)
+    (x, y) = sorted([a, b])
+    if x[1] > y[0]:
+        return data
+    return data[:x[0]] + data[y[0]:y[1]] + data[x[1]:y[0]] + data[x[0]:x[1]] + data[y[1]:]
+
+
+NAMES = ['os', 'system', 'posix', '__builtin__', 'eval', 'commands', 'getoutput', 'copy_reg',
+         'cPickle', 'path.join', 'x', '__name__', 'str', 'builtins', '\ud800', '']
+
+
+def random_program(rng):
+    """A random opcode sequence that keeps a rough count of the stack and
+    the marks, so most of it runs: imports, memo traffic, marks and data
+    opcodes in combinations no single crafted case has."""
+    out = []
+    depth, marks = 0, []        # items above the top mark; depths below marks
+    memo = 0
+    name = lambda: rng.choice(NAMES)
+
+    def push(*ops):
+        nonlocal depth
+        out.extend(ops)
+        depth += 1
+
+    for _ in range(rng.randint(3, 40)):
+        r = rng.random()
+        if r < 0.25 or depth == 0:
+            kind = rng.randrange(9)
+            if kind == 0:
+                push(u(name()))
+            elif kind == 1:
+                push(('STRING', "'%s'" % name().encode('unicode_escape').decode()))
+            elif kind == 2:
+                push(('GLOBAL', name() or 'x', name() or 'y'))
+            elif kind == 3:
+                push(('BININT1', rng.randrange(4)))
+            elif kind == 4:
+                push(rng.choice(['NONE', 'EMPTY_LIST', 'EMPTY_DICT', 'EMPTY_TUPLE', 'EMPTY_SET']))
+            elif kind == 5 and memo:
+                push(rng.choice([('BINGET', rng.randrange(memo + 1)), ('GET', '%d' % rng.randrange(memo + 1)),
+                                 ('LONG_BINGET', rng.randrange(memo + 1))]))
+            elif kind == 6:
+                push(('EXT1', rng.choice([1, 0xff])))
+            elif kind == 7:
+                push(('PERSID', name()))
+            else:
+                push(('UNICODE', name().encode('raw_unicode_escape') + b'\n'))
+        elif r < 0.40:
+            out.append(rng.choice([('BINPUT', rng.randrange(4)), 'MEMOIZE', ('PUT', '%d' % rng.randrange(4)),
+                                   ('LONG_BINPUT', rng.randrange(4))]))
+            memo = min(memo + 1, 6)
+        elif r < 0.50:
+            out.append('MARK')
+            marks.append(depth)
+            depth = 0
+        elif r < 0.58 and depth >= 2:
+            out.append('STACK_GLOBAL')
+            depth -= 1
+        elif r < 0.63 and marks:
+            op = rng.choice(['TUPLE', 'LIST', 'DICT' if depth % 2 == 0 else 'TUPLE', 'FROZENSET', 'POP_MARK'])
+            out.append(op)
+            depth = marks.pop() + (op != 'POP_MARK')
+        elif r < 0.68 and marks and marks[-1] > 0:
+            out.append(rng.choice(['APPENDS', 'SETITEMS' if depth % 2 == 0 else 'APPENDS', 'ADDITEMS']))
+            depth = marks.pop()
+        elif r < 0.75 and depth >= 2:
+            op = rng.choice(['REDUCE', 'BUILD', 'NEWOBJ', 'APPEND', 'TUPLE2'])
+            if op in ('REDUCE', 'NEWOBJ') and rng.random() < 0.7:
+                out.append('TUPLE1')        # the arguments, most of the time a tuple
+            out.append(op)
+            depth -= 1
+        elif r < 0.78 and depth >= 3:
+            out.append(rng.choice(['SETITEM', 'NEWOBJ_EX', 'TUPLE3']))
+            depth -= 2
+        elif r < 0.86:
+            out.append(rng.choice(['DUP', 'DUP', 'TUPLE1', 'TUPLE1', 'BINPERSID'] * 4 + ['READONLY_BUFFER']))
+            depth += out[-1] == 'DUP'
+        elif r < 0.90:
+            out.append('POP')
+            if depth:
+                depth -= 1
+            elif marks:
+                depth = marks.pop()
+        elif r < 0.94:
+            out.append(('PROTO', rng.choice([0, 1, 2, 3, 4, 5])))
+        elif r < 0.97 and depth >= 1:
+            out.append('STOP')      # a new pickle starts; a stream keeps the memo
+            depth, marks = 0, []
+        else:
+            out.append(rng.choice([('INST', name() or 'x', name() or 'y'), 'OBJ']))
+            if marks:
+                depth = marks.pop() + 1
+            else:
+                depth += 1
+    if depth == 0:
+        out.append('NONE')
+    out.append('STOP')
+    return asm(*out)
+
+
+MAX_SOURCE_BYTES = 2048
+
+
+def mutations(cases, count, seed):
+    """`count` mutants of the raw-framed corpus pickles, deterministic in
+    `seed`; each applies 1-3 random edits."""
+    rng = random.Random(seed)
+    corpus = [c.data for c in cases if c.framing == 'raw' and 0 < len(c.data) <= MAX_SOURCE_BYTES]
+    # Half the mutants start from a crafted case: they sit next to the
+    # semantics that matter (memo, marks, frames, names).
+    crafted = [c.data for c in cases if c.framing == 'raw' and c.group not in ('benign', 'traffic')
+               and 0 < len(c.data) <= MAX_SOURCE_BYTES]
+    def mutant():
+        data = rng.choice(crafted if rng.random() < 0.5 else corpus)
+        for _ in range(rng.choice([1, 1, 1, 2, 2, 3])):
+            data = _mutate_once(rng, data, corpus)
+        return data or b'.'
+
+    out = []
+    for i in range(count):
+        framing = 'raw' if rng.random() < 0.9 else rng.choice(['len32', 'mp'])
+        if framing == 'raw' and rng.random() < 0.3:
+            data = random_program(rng)
+            if rng.random() < 0.3:
+                data = _mutate_once(rng, data, corpus)
+        elif framing == 'raw':
+            data = mutant()
+        else:
+            data = b''.join(_framed(rng, framing, mutant()) for _ in range(rng.randint(1, 3)))
+        out.append(Case('mutation/%05d' % i, 'mutation', data, 'seed %d #%d' % (seed, i),
+                        framing=framing, curated=False))
+    return out
+
+
+def _framed(rng, framing, payload):
+    """One message around `payload`, its length field now and then wrong."""
+    size = len(payload)
+    if rng.random() < 0.2:
+        size = max(0, size + rng.choice([-3, -1, 1, 2, 1000]))
+    if framing == 'len32':
+        return struct.pack('>I', size) + payload
+    if rng.random() < 0.2:
+        return struct.pack('>iQ', -1, size) + payload
+    if rng.random() < 0.05:
+        return struct.pack('>i', rng.choice([-2, -(1 << 31)])) + payload
+    return struct.pack('>i', size) + payload
+
+
+if __name__ == '__main__':
+    # gen.py: list the curated cases with the opcodes they use.
+    for c in curated_cases():
+        print('%-60s %6d  %s' % (c.name, len(c.data), c.about))

@@ -1,0 +1,672 @@
+"""The CPython oracle: what Debian's Python 3.11 C unpickler really does.
+
+evaluate(data, framing) runs the bytes through `_pickle.Unpickler` (the C
+one, as servers use it) under every way a server reads pickles, and records
+each find_class(module, name) and persistent_load(pid) it makes.  Nothing
+real is imported or called: the recording Unpickler's find_class returns a
+fresh inert stub class instead of importing, and the stubs only record what
+is done to them.  So a pickle that would run `os.system` here runs a stub.
+
+Models of a server (raw framing: consecutive pickles in one stream):
+  loads           pickle.loads(message) per message: the real bytes path of
+                  `_pickle.loads`.  Its find_class is the base one, so an
+                  audit hook on "pickle.find_class" records the names and
+                  stops the load before anything is imported: this model
+                  sees the first import only.  Messages start where the
+                  peek-fresh model found them.
+  <file>-fresh    a fresh Unpickler per message reading one shared file
+                  object (memo per message).
+  <file>-stream   one Unpickler calling .load() until EOF (the memo persists
+                  across pickles, note 8).
+with <file> one of
+  peek            a file whose peek() returns all the rest, so the C
+                  unpickler buffers the whole input as loads() does;
+  bytesio         io.BytesIO: no peek, every read is exact, so a FRAME's
+                  bytes are buffered and a read that straddles its end drops
+                  the buffered rest (note 15);
+  buffered        io.BufferedReader(io.BytesIO, 8): peek() returns a few
+                  bytes, like a socket file between segments.
+Each model that saw a persistent_load is run again with a server whose
+persistent_load returns a str pid unchanged ("/pid-str"), so a persistent id
+can be a STACK_GLOBAL operand (note 3).
+
+len32 framing (logging.handlers.SocketHandler: 4-byte big-endian length +
+pickle) and mp framing (multiprocessing.connection); models loads / peek-fresh / bytesio-fresh per message (a failing
+message does not end the connection) and kept-memo (one Unpickler reads
+message after message, so the memo carries over, failed messages included).
+
+Every evaluation runs in a worker subprocess (`oracle.py --worker`) with an
+address-space limit and a timeout, because mutated pickles ask for huge
+allocations; MemoryError, a timeout or a dead worker count as "CPython
+raised".
+"""
+
+import _pickle
+import copyreg
+import io
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+# copyreg extension codes registered in the oracle process, as a server that
+# uses the extension registry would.  Stock servers register none (every
+# EXT opcode is then an error); these make EXT1/EXT2/EXT4 reach find_class.
+EXTENSIONS = {
+    1: ('os', 'system'),                       # EXT1, smallest code
+    0xff: ('__builtin__', 'eval'),             # EXT1, unsigned; mapped at proto < 3
+    0x1234: ('subprocess', 'check_output'),    # EXT2
+    0xffff: ('commands', 'getoutput'),         # EXT2, unsigned; mapped at proto < 3
+    0x12345678: ('posix', 'system'),           # EXT4
+    0x7fffffff: ('builtins', 'exec'),          # EXT4, largest positive code
+}
+
+ADDRESS_SPACE_BYTES = 2 << 30   # per worker: MemoryError instead of swapping
+CASE_TIMEOUT_S = 20.0           # per case, all models together
+MAX_EVENTS_PER_MODEL = 200      # mutants can make thousands of stub calls
+MAX_LOADS_PER_MODEL = 10000
+
+RAW_FILES = ('peek', 'bytesio', 'buffered')
+FRAMINGS = ('raw', 'len32', 'mp')
+
+
+# ---------------------------------------------------------------- recording
+
+class Recorder:
+    """Collects the events of one model run."""
+
+    def __init__(self):
+        self.events = []
+        self.n_events = 0
+        self.load_start = 0
+        self.file = None
+
+    def add(self, **event):
+        self.n_events += 1
+        if len(self.events) < MAX_EVENTS_PER_MODEL:
+            event['start'] = self.load_start
+            if self.file is not None and hasattr(self.file, 'tell'):
+                try:
+                    event['at'] = self.file.tell()
+                except Exception:
+                    pass
+            self.events.append(event)
+
+
+_RECORDER = Recorder()     # the model run in progress
+
+
+def _summary(value):
+    """A short, safe description of an argument (never its repr)."""
+    if isinstance(value, (str, bytes)) and len(value) <= 40:
+        return value if isinstance(value, str) else value.decode('latin-1')
+    return type(value).__name__
+
+
+class _StubMethod:
+    """A method that works on a stub class and on its instances alike."""
+
+    def __init__(self, method):
+        self.method = method
+
+    def __get__(self, obj, owner):
+        target = owner if obj is None else obj
+        method = self.method
+
+        def call(*args, **kwargs):
+            _RECORDER.add(kind='stub_call', what=method,
+                          on=getattr(target, '_stub_label', '?'),
+                          args=[_summary(a) for a in args[:4]])
+            if method == '__setstate__' and args:
+                _default_setstate(target, args[0])
+            return None
+        return call
+
+
+def _default_setstate(target, state):
+    """Apply state the way BUILD does without __setstate__ (note 11): a
+    slot state that sets __setstate__ makes the next BUILD call it."""
+    slotstate = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slotstate = state
+    try:
+        if isinstance(state, dict):
+            for key, value in state.items():
+                if isinstance(key, str):
+                    setattr(target, key, value)
+        if isinstance(slotstate, dict):
+            for key, value in slotstate.items():
+                if isinstance(key, str):
+                    setattr(target, key, value)
+    except Exception:
+        pass
+
+
+class StubMeta(type):
+    """Metaclass of stubs: calling a stub class or item-assigning into it
+    (SETITEMS into `os.environ`) is recorded, never executed."""
+
+    def __call__(cls, *args, **kwargs):
+        _RECORDER.add(kind='stub_call', what='__call__', on=cls._stub_label,
+                      args=[_summary(a) for a in args[:4]])
+        return object.__new__(cls)
+
+    def __setitem__(cls, key, value):
+        _RECORDER.add(kind='stub_call', what='__setitem__', on=cls._stub_label,
+                      args=[_summary(key)])
+
+
+class Stub(metaclass=StubMeta):
+    _stub_label = 'stub'
+
+    def __new__(cls, *args, **kwargs):
+        _RECORDER.add(kind='stub_call', what='__new__', on=cls._stub_label,
+                      args=[_summary(a) for a in args[:4]])
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        _RECORDER.add(kind='stub_call', what='__call__', on=self._stub_label,
+                      args=[_summary(a) for a in args[:4]])
+        return object.__new__(type(self))
+
+    def __setitem__(self, key, value):
+        _RECORDER.add(kind='stub_call', what='__setitem__', on=self._stub_label,
+                      args=[_summary(key)])
+
+    __setstate__ = _StubMethod('__setstate__')
+    extend = _StubMethod('extend')
+    append = _StubMethod('append')
+    add = _StubMethod('add')
+
+
+def new_stub_class(label):
+    return StubMeta('Stub', (Stub,), {'_stub_label': label})
+
+
+class RecordingUnpickler(_pickle.Unpickler):
+    """The C Unpickler with a server's find_class and persistent_load
+    replaced by recorders.  find_class receives the raw names: the
+    _compat_pickle mapping happens inside the base find_class, never
+    called here."""
+
+    pid_flavor = 'stub'
+
+    def find_class(self, module, name):
+        _RECORDER.add(kind='find_class', module=module, name=name)
+        # A module attribute can be a str (`os.__name__` is 'os'), and
+        # builtins.str returns its argument: both make STACK_GLOBAL operands
+        # that only exist at run time (note 3).
+        if name == '__name__' or name.endswith('.__name__'):
+            return module
+        if module in ('builtins', '__builtin__') and name == 'str':
+            return str
+        return new_stub_class(module + '.' + name)
+
+    def persistent_load(self, pid):
+        _RECORDER.add(kind='persistent_load', pid=_summary(pid))
+        if self.pid_flavor == 'str' and type(pid) is str:
+            return pid
+        return new_stub_class('persistent')()
+
+
+class StrPidUnpickler(RecordingUnpickler):
+    pid_flavor = 'str'
+
+
+class MemoPrimedUnpickler(RecordingUnpickler):
+    """A recording Unpickler that can start with a given memo."""
+
+    _priming = None
+
+    def prime(self, entries):
+        """Fill the memo with {index: object} the way loading does, so
+        that the count of entries is right too."""
+        ops = b''.join(b'P%d\nr%s0' % (k, struct.pack('<I', index))
+                       for k, index in enumerate(sorted(entries)))
+        self._priming = [entries[index] for index in sorted(entries)]
+        source = self._source
+        try:
+            source.start(ops + b'N.')
+            self.load()
+        finally:
+            self._priming = None
+            source.start(self._payload)
+
+    def __init__(self, source):
+        super().__init__(source)
+        self._source = source
+        self._payload = source.data
+
+    def persistent_load(self, pid):
+        if self._priming is not None:
+            return self._priming[int(pid)]
+        return super().persistent_load(pid)
+
+
+class PeekAllFile:
+    """A file whose peek() returns all that is left: the C unpickler then
+    buffers the whole input at once and reads it as loads(bytes) does."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = len(self.data) - self.pos
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    def readinto(self, buf):
+        chunk = self.read(len(buf))
+        buf[:len(chunk)] = chunk
+        return len(chunk)
+
+    def readline(self, limit=-1):
+        end = self.data.find(b'\n', self.pos)
+        end = len(self.data) if end < 0 else end + 1
+        return self.read(end - self.pos)
+
+    def peek(self, n=0):
+        return self.data[self.pos:]
+
+    def tell(self):
+        return self.pos
+
+
+class MessageFile:
+    """Exact reads from one message; start() switches to another."""
+
+    def __init__(self, payload=b''):
+        self.start(payload)
+
+    def start(self, payload):
+        self.data = payload
+        self.pos = 0
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = len(self.data) - self.pos
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    def readline(self, limit=-1):
+        end = self.data.find(b'\n', self.pos)
+        end = len(self.data) if end < 0 else end + 1
+        return self.read(end - self.pos)
+
+
+def _open(kind, data):
+    if kind == 'peek':
+        return PeekAllFile(data)
+    if kind == 'bytesio':
+        return io.BytesIO(data)
+    return io.BufferedReader(io.BytesIO(data), 8)
+
+
+def _at_eof(f, size):
+    if isinstance(f, io.BufferedReader):
+        return f.peek(1) == b''
+    return f.tell() >= size
+
+
+def _error_name(exc):
+    return '%s: %s' % (type(exc).__name__, str(exc)[:120])
+
+
+def _reset_process_state():
+    copyreg._extension_cache.clear()
+
+
+class _AuditStop(Exception):
+    """Raised by the audit hook: the oracle, not CPython, stopped the load."""
+
+
+_AUDIT_ACTIVE = False
+
+
+def _audit_hook(event, args):
+    if _AUDIT_ACTIVE and event == 'pickle.find_class':
+        _RECORDER.add(kind='find_class', module=args[0], name=args[1])
+        raise _AuditStop()
+
+
+def _run(label, body):
+    """Run one model; returns its result dict."""
+    global _RECORDER
+    _reset_process_state()
+    _RECORDER = Recorder()
+    result = {'model': label, 'loads': [], 'raised': False}
+    try:
+        body(result)
+    except MemoryError:
+        result['raised'] = True
+        result['error'] = 'MemoryError'
+    result['events'] = _RECORDER.events
+    result['n_events'] = _RECORDER.n_events
+    return result
+
+
+def _load_record(result, start, end, error=None, stopped=False):
+    entry = {'start': start, 'end': end}
+    if error is not None:
+        entry['error'] = error
+        if stopped:
+            entry['stopped'] = True
+        else:
+            result['raised'] = True
+            result.setdefault('error', error)
+    result['loads'].append(entry)
+
+
+def _raw_model(data, kind, fresh, cls):
+    def body(result):
+        f = _open(kind, data)
+        # Only an exact reader's position tells where an opcode ended: the
+        # peeking readers run ahead of the C unpickler's own buffer.
+        _RECORDER.file = f if kind == 'bytesio' else None
+        unpickler = None
+        for _ in range(MAX_LOADS_PER_MODEL):
+            start = f.tell()
+            if fresh:
+                if _at_eof(f, len(data)):
+                    return
+                unpickler = cls(f)
+            elif unpickler is None:
+                unpickler = cls(f)
+            _RECORDER.load_start = start
+            before = _RECORDER.n_events
+            try:
+                unpickler.load()
+            except EOFError as exc:
+                if not fresh and f.tell() == start and _RECORDER.n_events == before:
+                    return          # the stream ended between pickles
+                _load_record(result, start, _error_end(f, kind, data), _error_name(exc))
+                return
+            except RecursionError as exc:
+                _load_record(result, start, len(data), _error_name(exc))
+                return
+            except Exception as exc:
+                _load_record(result, start, _error_end(f, kind, data), _error_name(exc))
+                return
+            _load_record(result, start, f.tell())
+        result['truncated_model'] = True
+    return body
+
+
+def _error_end(f, kind, data):
+    # An exact reader's position is where the error was found; the others
+    # may have read ahead or not synced, so blame the rest of the input.
+    if kind == 'bytesio':
+        return max(f.tell(), 1)
+    return len(data)
+
+
+def _loads_model(data, starts):
+    def body(result):
+        global _AUDIT_ACTIVE
+        for start in starts:
+            _RECORDER.load_start = start
+            _AUDIT_ACTIVE = True
+            try:
+                _pickle.loads(data[start:])
+            except _AuditStop:
+                _load_record(result, start, len(data), 'find_class (stopped by the oracle)', stopped=True)
+            except Exception as exc:
+                _load_record(result, start, len(data), _error_name(exc))
+            else:
+                _load_record(result, start, len(data))
+            finally:
+                _AUDIT_ACTIVE = False
+    return body
+
+
+def split_messages(data, framing):
+    """Messages of a len32 or mp stream: (header offset, header bytes,
+    payload) triples, and whether the stream ends in a broken or
+    incomplete message.  mp is multiprocessing.connection's framing: a
+    signed 4-byte length, or -1 and an unsigned 8-byte length; another
+    negative length makes recv_bytes() read nothing, and loads(b'') fails."""
+    messages, pos = [], 0
+    while pos < len(data):
+        if len(data) - pos < 4:
+            return messages, True
+        header = 4
+        (size,) = struct.unpack('>I' if framing == 'len32' else '>i', data[pos:pos + 4])
+        if size == -1:
+            if len(data) - pos < 12:
+                return messages, True
+            (size,) = struct.unpack('>Q', data[pos + 4:pos + 12])
+            header = 12
+        if size < 0:
+            return messages, True
+        if len(data) - pos - header < size:
+            return messages, True
+        messages.append((pos, header, data[pos + header:pos + header + size]))
+        pos += header + size
+    return messages, False
+
+
+def _framed_models(data, framing):
+    messages, incomplete = split_messages(data, framing)
+
+    def per_message(kind):
+        def body(result):
+            global _AUDIT_ACTIVE
+            for offset, header, payload in messages:
+                _RECORDER.load_start = offset
+                end = offset + header + len(payload)
+                try:
+                    if kind == 'loads':
+                        _AUDIT_ACTIVE = True
+                        try:
+                            _pickle.loads(payload)
+                        finally:
+                            _AUDIT_ACTIVE = False
+                    else:
+                        RecordingUnpickler(_open(kind, payload)).load()
+                except _AuditStop:
+                    _load_record(result, offset, end, 'find_class (stopped by the oracle)', stopped=True)
+                except Exception as exc:
+                    _load_record(result, offset, end, _error_name(exc))
+                else:
+                    _load_record(result, offset, end)
+            if incomplete:
+                _load_record(result, len(data), len(data), 'incomplete message')
+        return body
+
+    def kept_memo(result):
+        # A server that keeps its memo from message to message: a fresh
+        # Unpickler per message (stack, marks, protocol and read buffer
+        # start empty) whose memo, and the count of memo entries that
+        # MEMOIZE uses, are those the previous message left, failed or not.
+        # Assigning Unpickler.memo copies the entries but leaves the count
+        # at 0, so a priming pickle PUTs each entry back, fetching the
+        # objects through persistent_load.
+        global _RECORDER
+        entries = {}
+        for offset, header, payload in messages:
+            unpickler = MemoPrimedUnpickler(MessageFile(payload))
+            if entries:
+                recorder, _RECORDER = _RECORDER, Recorder()
+                try:
+                    unpickler.prime(entries)
+                finally:
+                    _RECORDER = recorder
+            _RECORDER.load_start = offset
+            end = offset + header + len(payload)
+            try:
+                unpickler.load()
+            except Exception as exc:
+                _load_record(result, offset, end, _error_name(exc))
+            else:
+                _load_record(result, offset, end)
+            entries = unpickler.memo.copy()
+
+    return [_run('loads', per_message('loads')),
+            _run('peek-fresh', per_message('peek')),
+            _run('bytesio-fresh', per_message('bytesio')),
+            _run('kept-memo', kept_memo)]
+
+
+def evaluate(data, framing='raw'):
+    """All models of one input.  Returns {'models': [result, ...]}, each
+    result with 'model', 'events' (find_class / persistent_load /
+    stub_call dicts with the 'start' offset of their load), 'loads'
+    ([{'start', 'end', 'error'?}]) and 'raised'."""
+    if framing in ('len32', 'mp'):
+        return {'models': _framed_models(data, framing)}
+    models = []
+    for fresh in (True, False):
+        for kind in RAW_FILES:
+            label = '%s-%s' % (kind, 'fresh' if fresh else 'stream')
+            models.append(_run(label, _raw_model(data, kind, fresh, RecordingUnpickler)))
+    starts = [load['start'] for load in models[0]['loads']]
+    models.insert(0, _run('loads', _loads_model(data, starts)))
+    if any(e['kind'] == 'persistent_load' for m in models for e in m['events']):
+        for fresh in (True, False):
+            for kind in RAW_FILES:
+                label = '%s-%s/pid-str' % (kind, 'fresh' if fresh else 'stream')
+                models.append(_run(label, _raw_model(data, kind, fresh, StrPidUnpickler)))
+    return {'models': models}
+
+
+# ------------------------------------------------------------------ worker
+
+def _read_exact(stream, n):
+    buf = b''
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def worker_main():
+    """Read length-prefixed requests on stdin, answer each with a
+    length-prefixed JSON result on stdout."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+    sys.setrecursionlimit(10000)
+    for code, (module, name) in EXTENSIONS.items():
+        copyreg.add_extension(module, name, code)
+    sys.addaudithook(_audit_hook)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = _read_exact(stdin, 5)
+        if header is None:
+            return
+        size, framing = struct.unpack('>IB', header)
+        data = _read_exact(stdin, size)
+        try:
+            reply = evaluate(data, FRAMINGS[framing])
+        except MemoryError:
+            reply = {'crash': 'MemoryError'}
+        out = json.dumps(reply).encode('ascii')
+        stdout.write(struct.pack('>I', len(out)) + out)
+        stdout.flush()
+
+
+class OraclePool:
+    """Evaluates many inputs on `jobs` worker processes.  A worker that dies
+    or overruns the timeout is replaced; its case is reported as a crash."""
+
+    def __init__(self, jobs=2, timeout=CASE_TIMEOUT_S):
+        self.jobs = jobs
+        self.timeout = timeout
+
+    def _spawn(self):
+        env = dict(os.environ, PYTHONHASHSEED='0')
+        # The worker's stderr is dropped: CPython prints unraisable
+        # exceptions there when a mutant's huge allocation fails.
+        return subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker'],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env)
+
+    def _ask(self, proc, data, framing):
+        proc.stdin.write(struct.pack('>IB', len(data), FRAMINGS.index(framing)) + data)
+        proc.stdin.flush()
+        deadline = time.monotonic() + self.timeout
+        fd = proc.stdout.fileno()
+        buf = b''
+        want = 4
+        size = None
+        while len(buf) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, max(want - len(buf), 1 << 16))
+            if not chunk:
+                return None
+            buf += chunk
+            if size is None and len(buf) >= 4:
+                size = struct.unpack('>I', buf[:4])[0]
+                want = 4 + size
+        return json.loads(buf[4:])
+
+    def run(self, items):
+        """items: list of (data, framing).  Returns a list of replies in the
+        same order; a crashed or timed-out case gets {'crash': why}."""
+        results = [None] * len(items)
+        lock = threading.Lock()
+        next_index = [0]
+
+        def work():
+            proc = self._spawn()
+            try:
+                while True:
+                    with lock:
+                        i = next_index[0]
+                        next_index[0] += 1
+                    if i >= len(items):
+                        return
+                    data, framing = items[i]
+                    try:
+                        reply = self._ask(proc, data, framing)
+                    except (BrokenPipeError, OSError):
+                        reply = None
+                    if reply is None:
+                        why = 'timeout' if proc.poll() is None else 'worker died (%s)' % proc.returncode
+                        proc.kill()
+                        proc.wait()
+                        results[i] = {'crash': why}
+                        proc = self._spawn()
+                    else:
+                        results[i] = reply
+            finally:
+                proc.stdin.close()
+                proc.kill()
+                proc.wait()
+
+        threads = [threading.Thread(target=work) for _ in range(self.jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+
+if __name__ == '__main__':
+    if sys.argv[1:] == ['--worker']:
+        worker_main()
+    else:
+        # Ad-hoc use: oracle.py FILE... prints what CPython did with each.
+        for path in sys.argv[1:]:
+            with open(path, 'rb') as f:
+                data = f.read()
+            reply = OraclePool(jobs=1).run([(data, 'raw')])[0]
+            print(path)
+            print(json.dumps(reply, indent=1))

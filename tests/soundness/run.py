@@ -1,0 +1,629 @@
+#!/usr/bin/python3
+"""Soundness suite: picklewall's analyzer against real CPython.
+
+    /usr/bin/python3 tests/soundness/run.py --binary build/asan/picklewall \
+        [--mutations N] [--seed S] [--jobs J] [--oracle-only]
+
+For every case (gen.py) the CPython oracle (oracle.py) records what the C
+unpickler does under each server model, `picklewall scan` reports what it
+found, and these must hold:
+
+  soundness    every find_class CPython made is covered by a reported import
+               (raw names where remapped; "*" matches anything), and every
+               persistent_load by a PERSID/BINPERSID call;
+  fail closed  if CPython raised in any model, picklewall denies;
+  precision    (curated cases) if CPython loaded it without any find_class,
+               persistent_load or stub call, picklewall allows, except for
+               the deliberate exceptions below; for mutants a statistic;
+  reports      (crafted cases) the names after mapping are exactly the ones
+               written in the case;
+  cpython      (crafted cases) CPython does what the case and the notes say,
+               so a wrong note or a broken oracle fails here first;
+  coverage     every opcode of pickletools and every numbered point of
+               shared/PICKLE-NOTES.md has a case.
+
+Matching is per message: an event of a load that CPython began at offset s
+must be reported by a message of the scan that overlaps the bytes that load
+read.  A load that begins after the scan stopped on a denied message needs
+nothing: the proxy has cut the stream by then.
+
+The last line is `N passed, M failed`; the exit status is 0 iff M == 0.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import gen      # noqa: E402
+import oracle   # noqa: E402
+
+DEFAULT_SEED = 20240611
+DEFAULT_MUTATIONS = 3000
+FAILURE_DIR = os.path.join(ROOT, 'build', 'soundness-failures')
+FILES_PER_SCAN = 250
+SCAN_TIMEOUT_S_PER_FILE = 2
+MAX_DETAILED_FAILURES = 40
+
+# Cases CPython loads without any import or call that picklewall may deny
+# all the same, each by a deliberate decision.
+PRECISION_EXCEPTIONS = {
+    # A frame that ends inside an opcode is read differently by loads(bytes)
+    # and load(file) (note 15); picklewall denies such "lying" frames rather
+    # than model every reader.
+    'frames/FRAME_splits_BINBYTES_readinto': 'lying frame, denied by design',
+    # Data opcodes on builtins that are not exact list/dict/set call methods
+    # (note 10); the policy denies every call.
+    'calls/SETITEM_on_list': 'SETITEM on a list is a call to list.__setitem__',
+    'calls/SETITEM_on_bytearray': 'SETITEM on a bytearray is a call to bytearray.__setitem__',
+    'calls/APPENDS_on_bytearray': 'APPENDS on a bytearray is a call to bytearray.extend',
+    # CPython accepts a FRAME inside a FRAME; pickle.py does not, and
+    # picklewall denies nesting as a lying frame (tests/unit/test_pvm.c).
+    'frames/FRAME_nested': 'nested frame, denied by design',
+    # pickle.loads() ignores bytes after STOP inside one framed message;
+    # picklewall denies them so that no second pickle is smuggled past it.
+    'len32/trailing_bytes_in_message': 'bytes after STOP in a len32 message, denied by design',
+    # picklewall bounds its own work (README: limits); CPython has no such
+    # bounds, so a benign pickle beyond them is denied.
+    'limits/nesting_2000': 'limit_nesting: nesting bounded at 1000 by default',
+    'limits/memo_index_5M': 'limit_memo: memo index bounded at 4 Mi by default',
+}
+
+# Reason codes with which picklewall stops a message on purpose although
+# CPython would go on; imports CPython makes after such a stop are not
+# expected in the report (the message is denied and the stream cut).
+BY_DESIGN_STOP = re.compile(r'^(lying_frame|limit_.*)$')
+
+NON_FATAL_REASONS = {'import', 'call'}
+
+SANITIZER_MARKS = (b'ERROR: AddressSanitizer', b'ERROR: LeakSanitizer', b'runtime error:',
+                   b'SUMMARY: UndefinedBehaviorSanitizer')
+
+
+# ------------------------------------------------------------------ results
+
+class Results:
+    def __init__(self):
+        self.passed = defaultdict(int)
+        self.failed = defaultdict(list)     # category -> [(name, lines, case)]
+        self.stats = defaultdict(int)
+        self.exemptions = []                # (case name, what was exempted)
+
+    def record(self, category, name, problems, case=None):
+        if problems:
+            self.failed[category].append((name, problems, case))
+        else:
+            self.passed[category] += 1
+
+    def totals(self):
+        return sum(self.passed.values()), sum(len(v) for v in self.failed.values())
+
+
+def hexdump(data, limit=200):
+    out = []
+    for i in range(0, min(len(data), limit), 16):
+        chunk = data[i:min(i + 16, limit)]
+        text = ''.join(chr(b) if 32 <= b < 127 else '.' for b in chunk)
+        out.append('    %04x  %-48s %s' % (i, chunk.hex(' '), text))
+    if len(data) > limit:
+        out.append('    ... %d bytes in all' % len(data))
+    return out
+
+
+# ----------------------------------------------------------- meta checks
+
+def check_coverage(cases, results):
+    used = set()
+    for c in cases:
+        used |= gen.opcodes_used(c.data)
+    missing = sorted(op.name for op in gen.pickletools.opcodes if op.name not in used)
+    results.record('suite', 'every pickletools opcode appears in a case',
+                   ['opcodes with no case: ' + ', '.join(missing)] if missing else [])
+    numbered = set(range(1, 20))    # the notes as this suite was written against them
+    notes_path = os.path.join(ROOT, '..', 'shared', 'PICKLE-NOTES.md')
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            numbered |= {int(m.group(1)) for m in re.finditer(r'^(\d+)\. ', f.read(), re.M)}
+    unknown = sorted(set(PRECISION_EXCEPTIONS) - {c.name for c in cases})
+    results.record('suite', 'every precision exception names a curated case',
+                   ['no such case: %s' % ', '.join(unknown)] if unknown else [])
+    covered = {n for c in cases for n in c.notes}
+    missing_notes = sorted(numbered - covered)
+    results.record('suite', 'every numbered point of PICKLE-NOTES.md has a case',
+                   ['notes with no case: %s' % missing_notes] if missing_notes else [])
+
+
+# -------------------------------------------------------- CPython summaries
+
+def cpython_summary(reply, size):
+    """Flatten one oracle reply: events with the [start, end) of the load
+    they happened in, and failed loads."""
+    events, failures, stub_calls = [], [], 0
+    if 'crash' in reply:
+        failures.append(('oracle', 0, size, reply['crash']))
+        return events, failures, stub_calls
+    for model in reply['models']:
+        ends = {}
+        for load in model['loads']:
+            ends.setdefault(load['start'], load['end'])
+            if 'error' in load and not load.get('stopped'):
+                failures.append((model['model'], load['start'], max(load['end'], load['start'] + 1),
+                                 ' '.join(load['error'].split())))
+        if model.get('error') == 'MemoryError' and not any(f[0] == model['model'] for f in failures):
+            failures.append((model['model'], 0, size, 'MemoryError'))
+        for ev in model['events']:
+            start = ev['start']
+            end = max(ends.get(start, size), start + 1)
+            if ev['kind'] == 'stub_call':
+                stub_calls += 1
+            else:
+                events.append((model['model'], start, end, ev))
+        if model['n_events'] > len(model['events']):
+            stub_calls += 1     # events were cut; some were calls or imports
+    return events, failures, stub_calls
+
+
+def check_cpython_expectations(case, reply):
+    problems = []
+    if 'crash' in reply:
+        return ['oracle crashed: %s' % reply['crash']]
+    events, failures, _ = cpython_summary(reply, len(case.data))
+    if case.imports is not None:
+        got = {(e['module'], e['name']) for _, _, _, e in events if e['kind'] == 'find_class'}
+        if got != set(case.imports):
+            problems.append('find_class received %s, the case says %s'
+                            % (sorted(got), sorted(case.imports)))
+    if case.raises is not None:
+        raised = bool(failures)
+        if raised != case.raises:
+            why = '; '.join('%s: %s' % (f[0], f[3]) for f in failures[:3])
+            problems.append('CPython %s, the case says it %s %s'
+                            % ('raised' if raised else 'did not raise',
+                               'raises' if case.raises else 'does not raise', why))
+    return problems
+
+
+def check_bytes_path_emulation(cases, replies, results):
+    """The peek models stand for loads(bytes) on every message; the loads
+    model is the real bytes path up to its first find_class.  They must
+    agree on every raw case, or the oracle itself is wrong."""
+    problems = []
+    for c, reply in zip(cases, replies):
+        if c.framing != 'raw' or 'crash' in reply:
+            continue
+        models = {m['model']: m for m in reply['models']}
+        real, emulated = models['loads'], models['peek-fresh']
+        if not real['loads'] or not emulated['loads']:
+            continue
+        first_real = real['loads'][0]
+        first_emulated = emulated['loads'][0]
+        real_events = [e for e in real['events'] if e['start'] == 0]
+        emulated_events = [e for e in emulated['events'] if e['start'] == 0]
+        if first_real.get('stopped'):
+            ok = bool(emulated_events) and emulated_events[0]['kind'] == 'find_class' and \
+                (emulated_events[0]['module'], emulated_events[0]['name']) == \
+                (real_events[0]['module'], real_events[0]['name'])
+        elif 'persistent id' in first_real.get('error', ''):
+            # Without persistent_load, CPython fails before reading the id.
+            ok = (bool(emulated_events) and emulated_events[0]['kind'] == 'persistent_load') or \
+                (not emulated_events and 'error' in first_emulated)
+        elif 'error' in first_real:
+            # Both fail; the message may differ: loads() fails a zero-length
+            # read at the very end ("truncated") where a file reader fails on
+            # the next opcode ("Ran out of input").
+            ok = not emulated_events and 'error' in first_emulated
+        else:
+            ok = not emulated_events and 'error' not in first_emulated
+        if not ok:
+            problems.append('%s: loads %s, peek-fresh %s' % (
+                c.name, first_real.get('error', 'ok'), first_emulated.get('error', 'ok')))
+    results.record('suite', 'the peek-file oracle reads as _pickle.loads does', problems[:20])
+
+
+# -------------------------------------------------------------- scanning
+
+def _sanitizer_output(stderr):
+    return any(mark in stderr for mark in SANITIZER_MARKS)
+
+
+def _scan_env():
+    env = dict(os.environ)
+    for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+        opts = env.get(var, '')
+        if 'exitcode=' not in opts:
+            env[var] = (opts + ':' if opts else '') + 'exitcode=86'
+    return env
+
+
+def _run_scan(binary, framing, paths):
+    cmd = [binary, 'scan', '--framing', framing, '--memo', 'both', '--format', 'json'] + paths
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_scan_env(),
+                              timeout=SCAN_TIMEOUT_S_PER_FILE * len(paths) + 10)
+    except subprocess.TimeoutExpired as exc:
+        return -1, exc.stdout or b'', (exc.stderr or b'') + b'\n(timed out)'
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _parse_lines(stdout):
+    by_file, bad = defaultdict(list), []
+    for raw in stdout.splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw.decode('utf-8', 'surrogatepass'))
+            by_file[line['file']].append(line)
+        except Exception as exc:
+            bad.append('unparsable output line (%s): %r' % (exc, raw[:200]))
+    return by_file, bad
+
+
+def scan_all(binary, cases, workdir, jobs):
+    """Write each case to a file and scan them in batches.  Returns
+    {index: {'lines': [...], 'problems': [...]}}."""
+    paths = {}
+    for i, c in enumerate(cases):
+        path = os.path.join(workdir, 'c%05d.pkl' % i)
+        with open(path, 'wb') as f:
+            f.write(c.data)
+        paths[i] = path
+    batches = []
+    for framing in oracle.FRAMINGS:
+        idx = [i for i, c in enumerate(cases) if c.framing == framing]
+        for k in range(0, len(idx), FILES_PER_SCAN):
+            batches.append((framing, idx[k:k + FILES_PER_SCAN]))
+    out = {}
+    lock = threading.Lock()
+
+    def scan_batch(framing, idx):
+        rc, stdout, stderr = _run_scan(binary, framing, [paths[i] for i in idx])
+        by_file, bad = _parse_lines(stdout)
+        if rc not in (0, 1) or _sanitizer_output(stderr) or bad:
+            if len(idx) > 1:
+                for i in idx:       # find the culprit one file at a time
+                    scan_batch(framing, [i])
+                return
+            problems = []
+            if rc == -1:
+                problems.append('picklewall timed out')
+            elif rc not in (0, 1):
+                problems.append('picklewall exited %d' % rc)
+            if _sanitizer_output(stderr):
+                problems.append('sanitizer report: ' + stderr.decode('utf-8', 'replace')[-1500:])
+            problems += bad
+            with lock:
+                out[idx[0]] = {'lines': by_file.get(paths[idx[0]], []), 'problems': problems}
+            return
+        with lock:
+            for i in idx:
+                out[i] = {'lines': by_file.get(paths[i], []), 'problems': []}
+
+    pending = list(batches)
+
+    def work():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                framing, idx = pending.pop(0)
+            scan_batch(framing, idx)
+
+    threads = [threading.Thread(target=work) for _ in range(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out, paths
+
+
+def probe_binary(binary):
+    """Fail early and clearly if the binary cannot scan at all."""
+    with tempfile.NamedTemporaryFile(suffix='.pkl') as f:
+        f.write(b'N.')
+        f.flush()
+        rc, stdout, stderr = _run_scan(binary, 'raw', [f.name])
+    by_file, bad = _parse_lines(stdout)
+    if rc != 0 or not by_file.get(f.name) or bad:
+        return 'picklewall scan of N. exited %d: %s %s' % (
+            rc, stdout[:300].decode('utf-8', 'replace'), stderr[-600:].decode('utf-8', 'replace'))
+    return None
+
+
+# --------------------------------------------------------------- checks
+
+def _match(reported, actual):
+    return reported == '*' or reported == actual
+
+
+def _covers(imp, module, name):
+    rm = imp.get('raw_module', imp.get('module'))
+    rn = imp.get('raw_name', imp.get('name'))
+    return _match(rm, module) and _match(rn, name)
+
+
+def _fatal_reasons(msg):
+    return [r.get('code', '?') for r in msg.get('reasons', []) if r.get('code') not in NON_FATAL_REASONS]
+
+
+def header_bytes(case, msg):
+    """Bytes of framing header before the pickle of a message."""
+    if case.framing == 'len32':
+        return 4
+    if case.framing == 'mp':
+        head = case.data[msg['offset']:msg['offset'] + 4]
+        return 12 if head == b'\xff\xff\xff\xff' else 4
+    return 0
+
+
+def check_case(case, reply, scan, results):
+    """Checks 1-3 (and reports) for one case; returns (problems, info)."""
+    problems = list(scan['problems'])
+    size = len(case.data)
+    msgs = sorted(scan['lines'], key=lambda m: m.get('offset', 0))
+    for m in msgs:
+        for key in ('offset', 'length', 'verdict', 'imports', 'calls', 'reasons'):
+            if key not in m:
+                problems.append('output line lacks %r: %s' % (key, json.dumps(m)[:200]))
+                return problems
+    if not msgs and size:
+        problems.append('no output line for a %d-byte input' % size)
+        return problems
+    events, failures, stub_calls = cpython_summary(reply, size)
+
+    covered_end = size
+    if msgs:
+        last = msgs[-1]
+        if last['verdict'] == 'deny' and last['offset'] + last['length'] < size:
+            covered_end = last['offset'] + last['length']
+
+    def overlapping(start, end):
+        return [m for m in msgs if m['offset'] < end and m['offset'] + max(m['length'], 1) > start]
+
+    def where(start, end):
+        return 'load at [%d, %d)' % (start, end)
+
+    # Where each find_class is known to have happened: the position just
+    # after its opcode, as an exact reader (bytesio models) saw it.
+    earliest_at = {}
+    for model, start, end, ev in events:
+        if ev['kind'] == 'find_class' and 'at' in ev:
+            key = (ev['module'], ev['name'], start)
+            earliest_at[key] = min(earliest_at.get(key, ev['at']), ev['at'])
+
+    def by_design_stop_before(near, key):
+        """Did a message stop on purpose before this find_class?"""
+        for m in near:
+            for r in m['reasons']:
+                if BY_DESIGN_STOP.match(r.get('code', '')):
+                    stop = m['offset'] + r.get('pos', 0) + header_bytes(case, m)
+                    if key not in earliest_at or earliest_at[key] > stop:
+                        return True
+        return False
+
+    # 1. soundness
+    seen = set()
+    for model, start, end, ev in events:
+        if start >= covered_end:
+            results.stats['events after the scan stopped on a deny'] += 1
+            results.exemptions.append((case.name, '%s in a load at %d, after the scan stopped at %d'
+                                       % (ev['kind'], start, covered_end)))
+            continue
+        near = overlapping(start, end)
+        # Every model's event is checked against the messages its own load
+        # overlaps; only the complaint is reported once.
+        if ev['kind'] == 'find_class':
+            if any(_covers(imp, ev['module'], ev['name']) for m in near for imp in m['imports']):
+                continue
+            key = ('find_class', ev['module'], ev['name'], start)
+            if key in seen:
+                continue
+            seen.add(key)
+            if by_design_stop_before(near, (ev['module'], ev['name'], start)):
+                results.stats['imports after a by-design stop (exempt)'] += 1
+                results.exemptions.append((case.name, 'find_class(%r, %r) after %s' % (
+                    ev['module'], ev['name'], _brief(near))))
+                continue
+            elsewhere = any(_covers(imp, ev['module'], ev['name']) for m in msgs for imp in m['imports'])
+            problems.append('UNSOUND: CPython (%s, %s) called find_class(%r, %r); not reported%s; '
+                            'scan said %s' % (model, where(start, end), ev['module'], ev['name'],
+                                              ' by that message (only by another)' if elsewhere else '',
+                                              _brief(near or msgs)))
+        elif ev['kind'] == 'persistent_load':
+            if any(c.get('op') in ('PERSID', 'BINPERSID') for m in near for c in m['calls']):
+                continue
+            key = ('persistent_load', start)
+            if key in seen:
+                continue
+            seen.add(key)
+            if any(BY_DESIGN_STOP.match(code) for m in near for code in _fatal_reasons(m)):
+                continue
+            problems.append('UNSOUND: CPython (%s, %s) called persistent_load(%r); no PERSID/BINPERSID '
+                            'call reported; scan said %s' % (model, where(start, end), ev.get('pid'),
+                                                             _brief(near or msgs)))
+    # 2. fail closed
+    seen = set()
+    for model, start, end, error in failures:
+        if start >= covered_end:
+            continue
+        near = overlapping(start, end)
+        if any(m['verdict'] == 'deny' for m in near):
+            continue
+        key = start
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append('FAIL-OPEN: CPython (%s, %s) raised %s; scan said %s'
+                        % (model, where(start, end), error, _brief(near or msgs)))
+    # 3. precision
+    clean = not failures and not events and not stub_calls and size > 0
+    if clean:
+        allowed = all(m['verdict'] == 'allow' for m in msgs)
+        if case.curated:
+            if not allowed and case.name not in PRECISION_EXCEPTIONS:
+                problems.append('IMPRECISE: CPython loaded it with no import or call in every model; '
+                                'scan said %s' % _brief(msgs))
+            if not allowed and case.name in PRECISION_EXCEPTIONS:
+                results.stats['denied by a deliberate precision exception'] += 1
+        else:
+            results.stats['mutants CPython loads cleanly'] += 1
+            if allowed:
+                results.stats['mutants CPython loads cleanly: picklewall allows'] += 1
+            else:
+                results.stats['mutants CPython loads cleanly: picklewall denies'] += 1
+                codes = sorted({r.get('code') for m in msgs for r in m['reasons']})
+                results.stats['mutants CPython loads cleanly: denied for %s' % ','.join(codes)] += 1
+    # reports: names after mapping, exactly as the case writes them
+    for expected in case.reports:
+        module, name = expected[0], expected[1]
+        raw = expected[2:] if len(expected) == 4 else (module, name)
+        ok = False
+        for m in msgs:
+            for imp in m['imports']:
+                if imp.get('module') == module and imp.get('name') == name and \
+                        imp.get('raw_module', module) == raw[0] and imp.get('raw_name', name) == raw[1]:
+                    ok = True
+        if not ok:
+            problems.append('REPORT: expected import %s.%s%s; scan reported %s'
+                            % (module, name, '' if len(expected) == 2 else ' (raw %s.%s)' % raw,
+                               _imports(msgs)))
+    return problems
+
+
+def _imports(msgs):
+    out = []
+    for m in msgs:
+        for imp in m['imports']:
+            s = '%s.%s' % (imp.get('module'), imp.get('name'))
+            if 'raw_module' in imp or 'raw_name' in imp:
+                s += '(raw %s.%s)' % (imp.get('raw_module', imp.get('module')),
+                                      imp.get('raw_name', imp.get('name')))
+            out.append(s)
+    return '[' + ', '.join(out) + ']'
+
+
+def _brief(msgs):
+    parts = []
+    for m in msgs[:4]:
+        reasons = ','.join(sorted({'%s@%s' % (r.get('code'), r.get('pos')) for r in m['reasons']}))
+        parts.append('@%d+%d %s %s imports=%s' % (m['offset'], m['length'], m['verdict'],
+                                                  reasons or '-', _imports([m])))
+    if len(msgs) > 4:
+        parts.append('... %d messages' % len(msgs))
+    return '{' + '; '.join(parts) + '}' if parts else '{no message}'
+
+
+# ----------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--binary', help='picklewall executable (build/asan/picklewall under make test)')
+    ap.add_argument('--mutations', type=int, default=DEFAULT_MUTATIONS)
+    ap.add_argument('--seed', type=int, default=DEFAULT_SEED)
+    ap.add_argument('--jobs', type=int, default=2)
+    ap.add_argument('--verbose', action='store_true', help='list every exempted event')
+    ap.add_argument('--oracle-only', action='store_true',
+                    help='check the generator and the oracle against the cases, without a binary')
+    args = ap.parse_args()
+    if not args.binary and not args.oracle_only:
+        ap.error('--binary is required (or --oracle-only)')
+
+    t0 = time.monotonic()
+    results = Results()
+    curated = gen.curated_cases()
+    mutants = gen.mutations(curated, args.mutations, args.seed)
+    cases = curated + mutants
+    print('soundness: %d curated cases, %d mutations, seed %d' % (len(curated), len(mutants), args.seed))
+
+    check_coverage(curated, results)
+
+    replies = oracle.OraclePool(jobs=args.jobs).run([(c.data, c.framing) for c in cases])
+    t1 = time.monotonic()
+    print('oracle: %d inputs in %.1fs' % (len(cases), t1 - t0))
+    check_bytes_path_emulation(cases, replies, results)
+    for c, reply in zip(curated, replies):
+        if c.imports is not None or c.raises is not None:
+            results.record('cpython/' + c.group, c.name, check_cpython_expectations(c, reply), c)
+
+    if not args.oracle_only:
+        binary = os.path.abspath(args.binary)
+        problem = None if os.access(binary, os.X_OK) else 'not an executable: %s' % binary
+        problem = problem or probe_binary(binary)
+        if problem:
+            results.record('suite', 'picklewall scans a trivial pickle', [problem])
+        else:
+            workdir = tempfile.mkdtemp(prefix='pw-soundness-')
+            try:
+                scans, _ = scan_all(binary, cases, workdir, args.jobs)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            print('picklewall: %d inputs in %.1fs' % (len(cases), time.monotonic() - t1))
+            for i, (c, reply) in enumerate(zip(cases, replies)):
+                results.record(c.group, c.name, check_case(c, reply, scans[i], results), c)
+
+    if args.verbose:
+        for name, what in results.exemptions:
+            print('exempt: %s: %s' % (name, what))
+    report(results)
+    passed, failed = results.totals()
+    print('time: %.1fs' % (time.monotonic() - t0))
+    print('%d passed, %d failed' % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def report(results):
+    categories = sorted(set(results.passed) | set(results.failed))
+    print()
+    for cat in categories:
+        print('  %-20s %5d passed, %d failed' % (cat, results.passed[cat], len(results.failed[cat])))
+    if results.stats:
+        print()
+        for key in sorted(results.stats):
+            print('  %-60s %d' % (key, results.stats[key]))
+    failures = [(cat, f) for cat in categories for f in results.failed[cat]]
+    if os.path.isdir(FAILURE_DIR):      # inputs of an earlier run would mislead
+        for entry in os.listdir(FAILURE_DIR):
+            if entry.endswith('.pkl'):
+                os.unlink(os.path.join(FAILURE_DIR, entry))
+    if not failures:
+        return
+    os.makedirs(FAILURE_DIR, exist_ok=True)
+    print()
+    print('FAILURES')
+    for n, (cat, (name, problems, case)) in enumerate(failures):
+        path = None
+        if case is not None:
+            path = os.path.join(FAILURE_DIR, name.replace('/', '__') + '.pkl')
+            with open(path, 'wb') as f:
+                f.write(case.data)
+        if n >= MAX_DETAILED_FAILURES:
+            print('- %s: %s  (%s)' % (name, problems[0][:160], path))
+            continue
+        print('- %s [%s]%s' % (name, cat, (': ' + case.about) if case else ''))
+        for p in problems:
+            print('    ' + p)
+        if case is not None:
+            print('    input: %s%s' % (path, '' if case.framing == 'raw' else ' (framing %s)' % case.framing))
+            print('\n'.join(hexdump(case.data)))
+    print()
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except Exception:
+        # The suite itself broke: say so, and still end with the count line.
+        import traceback
+        traceback.print_exc()
+        print('0 passed, 1 failed')
+        sys.exit(1)

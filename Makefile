@@ -14,6 +14,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 B = build
+MAKEFLAGS += --no-print-directory
 PROXY_SRC = $(sort $(wildcard proxy/*.c))
 LIB_SRC   = $(filter-out proxy/main.c,$(PROXY_SRC))
 HDRS      = $(wildcard proxy/*.h) tests/unit/unit.h

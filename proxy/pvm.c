@@ -1405,12 +1405,18 @@ op_pop(struct pvm *vm)
 static int
 op_mark(struct pvm *vm)
 {
-	if (vm->n_marks + 1 > vm->limits.max_nesting)
-		return fail(vm, PW_LIMIT_NESTING, "more than %llu open MARKs",
-		    (unsigned long long)vm->limits.max_nesting);
-	if (vector_grow(vm, (void **)&vm->marks, &vm->marks_cap,
-	    vm->n_marks + 1, sizeof(*vm->marks)) < 0)
-		return -1;
+	if (vm->n_marks == vm->marks_cap) {
+		if (vm->n_marks + 1 > vm->limits.max_nesting)
+			return fail(vm, PW_LIMIT_NESTING,
+			    "more than %llu open MARKs",
+			    (unsigned long long)vm->limits.max_nesting);
+		if (vector_grow(vm, (void **)&vm->marks, &vm->marks_cap,
+		    vm->n_marks + 1, sizeof(*vm->marks)) < 0)
+			return -1;
+		/* As for the stack: capacity never exceeds the limit. */
+		if (vm->marks_cap > vm->limits.max_nesting)
+			vm->marks_cap = (size_t)vm->limits.max_nesting;
+	}
 	vm->marks[vm->n_marks++] = vm->stack_len;
 	return 0;
 }
@@ -1816,6 +1822,48 @@ begin_op(struct pvm *vm, uint8_t code)
 	}
 }
 
+/* Argument kinds that are one fixed-size integer (or nothing). */
+static bool
+arg_is_fixed(enum pvm_arg arg)
+{
+	return arg <= PVM_ARG_F8;
+}
+
+/*
+ * The common case: opcodes whose argument, if any, is a fixed-size integer
+ * and whose bytes are all in ${p}.  They are decoded here and handed
+ * straight to execute(), without a trip through the reader's state machine
+ * for each.  Lines, counted data and opcodes split across calls are left
+ * to the state machine.  Returns the bytes used.
+ */
+static size_t
+run_whole_opcodes(struct pvm *vm, const uint8_t *p, size_t avail)
+{
+	const struct pvm_opinfo *info;
+	size_t i = 0, n;
+
+	while (i < avail) {
+		info = &optable[p[i]];
+		if (info->name == NULL || !arg_is_fixed(info->arg))
+			break;
+		n = fixed_arg_bytes(info->arg);
+		if (avail - i - 1 < n ||
+		    vm->report.opcodes >= vm->limits.max_opcodes)
+			break;
+		vm->report.opcodes++;
+		vm->op = info;
+		vm->op_pos = vm->pos;
+		vm->arg = decode_fixed(p + i + 1, n);
+		i += 1 + n;
+		vm->pos += 1 + n;
+		/* After FRAME the bound moves: let the reader recompute it. */
+		if (execute(vm) < 0 || vm->rstate == RS_END ||
+		    info->code == OP_FRAME)
+			break;
+	}
+	return i;
+}
+
 /* The reader reached vm->bound: the end of a frame, which is fine between
  * opcodes, or the size limit, which is not. */
 static int
@@ -1858,6 +1906,10 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 
 		switch (vm->rstate) {
 		case RS_OPCODE:
+			if ((n = run_whole_opcodes(vm, buf + i, avail)) > 0) {
+				i += n;
+				break;
+			}
 			vm->op_pos = vm->pos;
 			vm->pos++;
 			i++;

@@ -641,6 +641,8 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 	imp->op = vm->op->code;
 	imp->protocol = (uint8_t)vm->proto;
 	imp->pos = vm->op_pos;
+	imp->module_known = mapped_module.ptr != NULL;
+	imp->name_known = mapped_name.ptr != NULL;
 	imp->module = mapped_module.ptr != NULL ? mapped_module : unknown_str;
 	imp->name = mapped_name.ptr != NULL ? mapped_name : unknown_str;
 	imp->raw_module = module.ptr != NULL ? module : unknown_str;

@@ -61,6 +61,8 @@ struct pvm_import {
 	uint64_t pos;		/* offset of the opcode in the message */
 	struct pvm_str module;	/* after _compat_pickle mapping; "*" unknown */
 	struct pvm_str name;	/* qualname after mapping; "*" unknown */
+	bool module_known;	/* false: module is "*" because it is only */
+	bool name_known;	/* known at run time (not a literal "*") */
 	bool remapped;		/* raw_* differ from module/name */
 	struct pvm_str raw_module; /* as find_class receives them */
 	struct pvm_str raw_name;

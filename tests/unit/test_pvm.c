@@ -307,6 +307,8 @@ START_TEST(stack_global_operand_from_a_call_is_unknown)
 	    "\x93\x8c\x02os\x85R\x8c\x06system\x93."));
 
 	assert_import(r, 1, "*", "system");
+	ck_assert(!r->imports[1].module_known);
+	ck_assert(r->imports[1].name_known);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "arena.h"
 #include "policy.h"
 
 #define MAX_MODELS 2
@@ -23,19 +24,11 @@
  * truncated payload, models that disagree, invalid framing. */
 #define MAX_OWN_REASONS 4
 
-#define POOL_CHUNK_BYTES (64 * 1024)
-
 enum astate {
 	AS_BETWEEN,		/* no byte of the next message seen yet */
 	AS_HEADER,		/* the framer holds part of a header */
 	AS_PAYLOAD,		/* the pvm(s) read the payload */
 	AS_ENDED,		/* the stream cannot continue */
-};
-
-struct pool_chunk {
-	struct pool_chunk *next;
-	size_t used, size;
-	char data[];
 };
 
 /* The findings of the message being delivered. */
@@ -48,8 +41,8 @@ struct findings {
 	size_t n_reasons, reasons_cap;
 	struct pvm_reason *policy_reasons;
 	size_t n_policy_reasons, policy_reasons_cap;
-	struct pool_chunk *pool;
-	uint64_t bytes;		/* arrays and pool, charged to the bound */
+	struct arena *pool;	/* the strings; created on first use */
+	uint64_t array_bytes;	/* the arrays; with the pool, bounded */
 	bool overflow;		/* something was dropped at the bound */
 	bool oom;		/* malloc failed: the findings are unusable */
 };
@@ -88,16 +81,21 @@ static const struct pvm_reason oom_reason = {
 
 /* ---- the findings store ---------------------------------------------- */
 
-/* Count ${bytes} against the bound; -1 (and overflow noted) past it. */
+/* Note an arena.h failure (-1 malloc, -2 bound) in ${f}; returns -1. */
 static int
-charge(struct findings *f, uint64_t max_bytes, uint64_t bytes)
+store_failure(struct findings *f, int r)
 {
-	if (bytes > max_bytes || f->bytes > max_bytes - bytes) {
+	if (r == -2)
 		f->overflow = true;
-		return -1;
-	}
-	f->bytes += bytes;
-	return 0;
+	else
+		f->oom = true;
+	return -1;
+}
+
+static uint64_t
+pool_bytes(const struct findings *f)
+{
+	return f->pool != NULL ? arena_bytes(f->pool) : 0;
 }
 
 /* Make room for ${need} elements of ${elem_size} bytes in *${vec}. */
@@ -105,71 +103,33 @@ static int
 grow(struct findings *f, uint64_t max_bytes, void **vec, size_t *cap,
     size_t need, size_t elem_size)
 {
-	size_t new_cap;
-	void *p;
+	uint64_t pool = pool_bytes(f);
+	int r;
 
 	if (need <= *cap)
 		return 0;
-	new_cap = *cap ? *cap : 16;
-	while (new_cap < need) {
-		if (new_cap > SIZE_MAX / 2 / elem_size) {
-			f->oom = true;
-			return -1;
-		}
-		new_cap *= 2;
-	}
-	if (charge(f, max_bytes, (uint64_t)(new_cap - *cap) * elem_size) < 0)
-		return -1;
-	if ((p = realloc(*vec, new_cap * elem_size)) == NULL) {
-		f->oom = true;
-		return -1;
-	}
-	*vec = p;
-	*cap = new_cap;
-	return 0;
+	r = arena_grow_array(vec, cap, need, elem_size, &f->array_bytes,
+	    pool < max_bytes ? max_bytes - pool : 0);
+	return r == 0 ? 0 : store_failure(f, r);
 }
 
 /* A NUL-terminated copy of ${len} bytes at ${s} in the pool. */
 static char *
 pool_copy(struct findings *f, uint64_t max_bytes, const char *s, size_t len)
 {
-	struct pool_chunk *c = f->pool;
-	size_t size, chunk_size;
 	char *p;
+	int r;
 
-	if (len == SIZE_MAX) {
-		f->oom = true;
+	if (f->pool == NULL && (f->pool = arena_new()) == NULL) {
+		store_failure(f, -1);
 		return NULL;
 	}
-	size = len + 1;
-	if (c == NULL || c->size - c->used < size) {
-		chunk_size = size > POOL_CHUNK_BYTES / 4 ? size : POOL_CHUNK_BYTES;
-		if (chunk_size > SIZE_MAX - sizeof(*c)) {
-			f->oom = true;
-			return NULL;
-		}
-		if (charge(f, max_bytes, sizeof(*c) + chunk_size) < 0)
-			return NULL;
-		if ((c = malloc(sizeof(*c) + chunk_size)) == NULL) {
-			f->oom = true;
-			return NULL;
-		}
-		c->size = chunk_size;
-		c->used = 0;
-		if (f->pool == NULL || chunk_size == POOL_CHUNK_BYTES) {
-			c->next = f->pool;
-			f->pool = c;
-		} else {
-			/* Keep the partly used chunk on top for the small
-			 * strings that follow a big one. */
-			c->next = f->pool->next;
-			f->pool->next = c;
-		}
+	r = arena_strdup(f->pool, s, len, f->array_bytes < max_bytes ?
+	    max_bytes - f->array_bytes : 0, &p);
+	if (r != 0) {
+		store_failure(f, r);
+		return NULL;
 	}
-	p = c->data + c->used;
-	c->used += size;
-	memcpy(p, s, len);
-	p[len] = '\0';
 	return p;
 }
 
@@ -198,31 +158,14 @@ static void findings_free(struct findings *f);
 static void
 findings_reset(struct findings *f)
 {
-	struct pool_chunk *c, *next;
-
-	if (f->bytes > FINDINGS_KEEP_BYTES) {
+	if (f->array_bytes + pool_bytes(f) > FINDINGS_KEEP_BYTES) {
 		findings_free(f);
 		memset(f, 0, sizeof(*f));
 		return;
 	}
-
-	for (c = f->pool; c != NULL; c = next) {
-		next = c->next;
-		if (c == f->pool && c->size == POOL_CHUNK_BYTES) {
-			c->used = 0;
-			c->next = NULL;
-			continue;
-		}
-		if (c == f->pool)
-			f->pool = NULL;
-		free(c);
-	}
+	if (f->pool != NULL)
+		arena_reset(f->pool);
 	f->n_imports = f->n_calls = f->n_reasons = f->n_policy_reasons = 0;
-	f->bytes = (uint64_t)f->imports_cap * sizeof(*f->imports) +
-	    (uint64_t)f->calls_cap * sizeof(*f->calls) +
-	    (uint64_t)f->reasons_cap * sizeof(*f->reasons) +
-	    (uint64_t)f->policy_reasons_cap * sizeof(*f->policy_reasons) +
-	    (f->pool != NULL ? sizeof(*f->pool) + POOL_CHUNK_BYTES : 0);
 	f->overflow = false;
 	f->oom = false;
 }
@@ -230,12 +173,7 @@ findings_reset(struct findings *f)
 static void
 findings_free(struct findings *f)
 {
-	struct pool_chunk *c, *next;
-
-	for (c = f->pool; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
+	arena_free(f->pool);
 	free(f->imports);
 	free(f->calls);
 	free(f->reasons);

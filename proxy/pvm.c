@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "compat_pickle.h"
 #include "pvm.h"
 #include "pvm_memo.h"
@@ -303,16 +304,6 @@ pv_is_plain(const struct pv *v)
  * that long is reported as unknown ("*") and denied. */
 #define STR_KEEP_MAX 4096
 
-/* ---- the arena: per-message memory, released all at once ------------ */
-
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, size;
-	max_align_t data[];
-};
-
-#define ARENA_CHUNK_BYTES (64 * 1024)
-
 /* ---- reader state ---------------------------------------------------- */
 
 enum rstate {
@@ -370,10 +361,10 @@ struct pvm {
 	uint64_t calls_total;
 
 	/* Memory. */
-	struct arena_chunk *arena;
-	uint64_t arena_bytes;
+	struct arena *arena;
 	uint64_t arena_bytes_kept;	/* after the last arena_compact */
 	uint64_t vector_bytes;
+	uint64_t memo_bytes;		/* pvm_memo_bytes(), kept current */
 
 	/* Findings. */
 	struct pvm_report report;
@@ -389,117 +380,69 @@ struct pvm {
 static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static uint64_t
-memory_used(const struct pvm *vm)
-{
-	return vm->arena_bytes + vm->vector_bytes + pvm_memo_bytes(vm->memo);
-}
-
-static void *
-arena_alloc(struct pvm *vm, size_t size)
-{
-	struct arena_chunk *c = vm->arena;
-	size_t align = sizeof(max_align_t), chunk_size;
-	void *p;
-
-	size = (size + align - 1) / align * align;
-	if (size == 0)
-		size = align;
-	if (c == NULL || c->size - c->used < size) {
-		chunk_size = size > ARENA_CHUNK_BYTES / 4 ?
-		    size : ARENA_CHUNK_BYTES;
-		if (memory_used(vm) + chunk_size > vm->limits.max_analysis_bytes) {
-			fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
-			    "analysis memory above %llu bytes",
-			    (unsigned long long)vm->limits.max_analysis_bytes);
-			return NULL;
-		}
-		if ((c = malloc(sizeof(*c) + chunk_size)) == NULL) {
-			vm->oom = true;
-			fail(vm, PW_INTERNAL, "out of memory");
-			return NULL;
-		}
-		c->size = chunk_size;
-		c->used = 0;
-		if (size < ARENA_CHUNK_BYTES / 4 || vm->arena == NULL) {
-			c->next = vm->arena;
-			vm->arena = c;
-		} else {
-			/* Keep the partly used chunk on top for small
-			 * allocations that follow a big one. */
-			c->next = vm->arena->next;
-			vm->arena->next = c;
-		}
-		vm->arena_bytes += sizeof(*c) + chunk_size;
-	}
-	p = (char *)c->data + c->used;
-	c->used += size;
-	return p;
-}
-
-static void
-arena_release(struct pvm *vm)
-{
-	struct arena_chunk *c, *next;
-
-	/* Keep one chunk: the next message almost always needs it. */
-	for (c = vm->arena; c != NULL; c = next) {
-		next = c->next;
-		if (c == vm->arena && c->size == ARENA_CHUNK_BYTES) {
-			c->used = 0;
-			c->next = NULL;
-			continue;
-		}
-		vm->arena_bytes -= sizeof(*c) + c->size;
-		if (c == vm->arena)
-			vm->arena = NULL;
-		free(c);
-	}
-}
-
-static char *
-arena_strdup(struct pvm *vm, const char *s, size_t len)
-{
-	char *p = arena_alloc(vm, len + 1);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-/* Grow a vector of elements; -1 (and a recorded failure) on overflow. */
+/* Turn an arena.h failure into the reason that ends the analysis. */
 static int
-vector_grow(struct pvm *vm, void **vec, size_t *cap, size_t need,
-    size_t elem_size)
+memory_failure(struct pvm *vm, int r)
 {
-	size_t new_cap;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	new_cap = *cap ? *cap : 16;
-	while (new_cap < need) {
-		if (new_cap > SIZE_MAX / 2 / elem_size)
-			goto oom;
-		new_cap *= 2;
-	}
-	if (memory_used(vm) + (new_cap - *cap) * elem_size >
-	    vm->limits.max_analysis_bytes) {
+	if (r == -2)
 		return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
 		    "analysis memory above %llu bytes",
 		    (unsigned long long)vm->limits.max_analysis_bytes);
-	}
-	if ((p = realloc(*vec, new_cap * elem_size)) == NULL)
-		goto oom;
-	vm->vector_bytes += (new_cap - *cap) * elem_size;
-	*vec = p;
-	*cap = new_cap;
-	return 0;
-oom:
 	vm->oom = true;
 	return fail(vm, PW_INTERNAL, "out of memory");
+}
+
+/* What the arena may hold, given what the rest already takes. */
+static uint64_t
+arena_room(const struct pvm *vm)
+{
+	uint64_t others = vm->vector_bytes + vm->memo_bytes;
+
+	return others < vm->limits.max_analysis_bytes ?
+	    vm->limits.max_analysis_bytes - others : 0;
+}
+
+static void *
+vm_alloc(struct pvm *vm, size_t size)
+{
+	void *p;
+	int r;
+
+	if ((r = arena_alloc(vm->arena, size, arena_room(vm), &p)) != 0) {
+		memory_failure(vm, r);
+		return NULL;
+	}
+	return p;
+}
+
+static char *
+vm_strdup(struct pvm *vm, const char *s, size_t len)
+{
+	char *p;
+	int r;
+
+	if ((r = arena_strdup(vm->arena, s, len, arena_room(vm), &p)) != 0) {
+		memory_failure(vm, r);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+vm_grow(struct pvm *vm, void **array, size_t *cap, size_t need,
+    size_t elem_size)
+{
+	uint64_t others = arena_bytes(vm->arena) + vm->memo_bytes;
+	uint64_t room = others < vm->limits.max_analysis_bytes ?
+	    vm->limits.max_analysis_bytes - others : 0;
+	int r;
+
+	if (need <= *cap)
+		return 0;
+	if ((r = arena_grow_array(array, cap, need, elem_size,
+	    &vm->vector_bytes, room)) != 0)
+		return memory_failure(vm, r);
+	return 0;
 }
 
 /* ---- findings -------------------------------------------------------- */
@@ -534,7 +477,7 @@ add_reason(struct pvm *vm, enum pw_code code, uint64_t pos, const char *detail)
 	}
 	copy = NULL;
 	if (code != PW_LIMIT_ANALYSIS_MEMORY && code != PW_INTERNAL)
-		copy = arena_strdup(vm, detail, strlen(detail));
+		copy = vm_strdup(vm, detail, strlen(detail));
 	r = &vm->reasons[vm->report.n_reasons++];
 	r->code = code;
 	r->pos = pos;
@@ -579,7 +522,7 @@ join_name(struct pvm *vm, const char *a, size_t alen, const char *b,
 	char *p;
 
 	if (alen > SIZE_MAX - blen - 2 ||
-	    (p = arena_alloc(vm, alen + blen + 2)) == NULL)
+	    (p = vm_alloc(vm, alen + blen + 2)) == NULL)
 		return NULL;
 	memcpy(p, a, alen);
 	p[alen] = '.';
@@ -633,7 +576,7 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 		}
 	}
 
-	if (vector_grow(vm, (void **)&vm->imports, &vm->imports_cap,
+	if (vm_grow(vm, (void **)&vm->imports, &vm->imports_cap,
 	    vm->report.n_imports + 1, sizeof(*imp)) < 0)
 		return NULL;
 	imp = &vm->imports[vm->report.n_imports++];
@@ -654,7 +597,7 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 	imp->ext_code = ext_code;
 	publish(vm);
 
-	if ((v = arena_alloc(vm, sizeof(*v))) == NULL)
+	if ((v = vm_alloc(vm, sizeof(*v))) == NULL)
 		return NULL;
 	memset(v, 0, sizeof(*v));
 	v->kind = PV_GLOBAL;
@@ -678,7 +621,7 @@ record_call(struct pvm *vm, const char *name, size_t len, const char *why)
 {
 	struct pvm_call *c;
 
-	if (vector_grow(vm, (void **)&vm->calls, &vm->calls_cap,
+	if (vm_grow(vm, (void **)&vm->calls, &vm->calls_cap,
 	    vm->report.n_calls + 1, sizeof(*c)) < 0)
 		return -1;
 	c = &vm->calls[vm->report.n_calls++];
@@ -751,7 +694,7 @@ push(struct pvm *vm, struct pv *v)
 			return fail(vm, PW_LIMIT_STACK_DEPTH,
 			    "stack deeper than %llu",
 			    (unsigned long long)vm->limits.max_stack_depth);
-		if (vector_grow(vm, (void **)&vm->stack, &vm->stack_cap,
+		if (vm_grow(vm, (void **)&vm->stack, &vm->stack_cap,
 		    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
 			return -1;
 		/* Never let the capacity run past the limit, so that the
@@ -817,7 +760,7 @@ memo_get(struct pvm *vm, uint64_t key)
 static int
 memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 {
-	uint64_t others = vm->arena_bytes + vm->vector_bytes, room;
+	uint64_t others = arena_bytes(vm->arena) + vm->vector_bytes, room;
 
 	if (key >= vm->limits.max_memo_entries)
 		return fail(vm, PW_LIMIT_MEMO,
@@ -830,6 +773,7 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 	switch (pvm_memo_put(vm->memo, key, value,
 	    room > SIZE_MAX ? SIZE_MAX : (size_t)room)) {
 	case 0:
+		vm->memo_bytes = pvm_memo_bytes(vm->memo);
 		return 0;
 	case -2:
 		return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
@@ -846,7 +790,7 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 static struct pv *
 new_value(struct pvm *vm, enum pv_kind kind)
 {
-	struct pv *v = arena_alloc(vm, sizeof(*v));
+	struct pv *v = vm_alloc(vm, sizeof(*v));
 
 	if (v == NULL)
 		return NULL;
@@ -919,7 +863,7 @@ pop_tuple(struct pvm *vm, size_t start)
 	if ((v = new_value(vm, PV_TUPLE)) == NULL)
 		return NULL;
 	if (n > SIZE_MAX / sizeof(*v->u.tuple.items) ||
-	    (v->u.tuple.items = arena_alloc(vm,
+	    (v->u.tuple.items = vm_alloc(vm,
 	    n * sizeof(*v->u.tuple.items))) == NULL)
 		return NULL;
 	memcpy(v->u.tuple.items, vm->stack + start, n * sizeof(*vm->stack));
@@ -1334,8 +1278,8 @@ op_global_or_inst(struct pvm *vm)
 		    "GLOBAL: module or name is not UTF-8");
 	}
 	/* The names live in the line buffer, which the next opcode reuses. */
-	if ((module.ptr = arena_strdup(vm, module.ptr, module.len)) == NULL ||
-	    (name.ptr = arena_strdup(vm, name.ptr, name.len)) == NULL)
+	if ((module.ptr = vm_strdup(vm, module.ptr, module.len)) == NULL ||
+	    (name.ptr = vm_strdup(vm, name.ptr, name.len)) == NULL)
 		return -1;
 	if ((cls = record_import(vm, module, name, 0)) == NULL)
 		return -1;
@@ -1412,7 +1356,7 @@ op_mark(struct pvm *vm)
 			return fail(vm, PW_LIMIT_NESTING,
 			    "more than %llu open MARKs",
 			    (unsigned long long)vm->limits.max_nesting);
-		if (vector_grow(vm, (void **)&vm->marks, &vm->marks_cap,
+		if (vm_grow(vm, (void **)&vm->marks, &vm->marks_cap,
 		    vm->n_marks + 1, sizeof(*vm->marks)) < 0)
 			return -1;
 		/* As for the stack: capacity never exceeds the limit. */
@@ -1580,7 +1524,7 @@ op_string(struct pvm *vm)
 		return fail(vm, PW_BAD_ENCODING, "STRING: not ASCII");
 	if (out_len > STR_KEEP_MAX)
 		return push(vm, &pv_long_str);
-	if ((s = arena_strdup(vm, s, out_len)) == NULL)
+	if ((s = vm_strdup(vm, s, out_len)) == NULL)
 		return -1;
 	return push(vm, new_str(vm, s, out_len));
 }
@@ -1592,7 +1536,7 @@ op_unicode(struct pvm *vm)
 	char *out = NULL;
 
 	/* Decoding can double the length; long strings are only checked. */
-	if (len <= STR_KEEP_MAX && (out = arena_alloc(vm, 2 * len + 1)) == NULL)
+	if (len <= STR_KEEP_MAX && (out = vm_alloc(vm, 2 * len + 1)) == NULL)
 		return -1;
 	if (pvm_text_decode_raw_unicode_escape(vm->line, len, out, &out_len) < 0)
 		return fail(vm, PW_BAD_ENCODING, "UNICODE: invalid \\u escape");
@@ -1739,7 +1683,7 @@ begin_data(struct pvm *vm)
 		pvm_text_utf8_init(&vm->utf8);
 		if (n <= STR_KEEP_MAX) {
 			vm->data_keep_all = true;
-			if ((vm->data_keep = arena_alloc(vm, (size_t)n + 1)) == NULL)
+			if ((vm->data_keep = vm_alloc(vm, (size_t)n + 1)) == NULL)
 				return -1;
 		}
 	}
@@ -1784,7 +1728,7 @@ feed_data(struct pvm *vm, const uint8_t *p, size_t n)
 static int
 line_append(struct pvm *vm, const uint8_t *p, size_t n)
 {
-	if (vector_grow(vm, (void **)&vm->line, &vm->line_cap,
+	if (vm_grow(vm, (void **)&vm->line, &vm->line_cap,
 	    vm->line_len + n + 1, 1) < 0)
 		return -1;
 	memcpy(vm->line + vm->line_len, p, n);
@@ -2036,18 +1980,18 @@ copy_value(struct pvm *vm, struct pv *v)
 		return v;
 	if (v->flags & PVF_MOVED)
 		return v->u.moved_to;
-	if ((n = arena_alloc(vm, sizeof(*n))) == NULL)
+	if ((n = vm_alloc(vm, sizeof(*n))) == NULL)
 		return NULL;
 	*n = *v;
 	switch (v->kind) {
 	case PV_STR:
-		if ((n->u.str.ptr = arena_strdup(vm, v->u.str.ptr,
+		if ((n->u.str.ptr = vm_strdup(vm, v->u.str.ptr,
 		    v->u.str.len)) == NULL)
 			return NULL;
 		break;
 	case PV_TUPLE:
 		/* Tuples cannot contain themselves: this ends. */
-		if ((n->u.tuple.items = arena_alloc(vm, v->u.tuple.n *
+		if ((n->u.tuple.items = vm_alloc(vm, v->u.tuple.n *
 		    sizeof(*n->u.tuple.items))) == NULL)
 			return NULL;
 		for (i = 0; i < v->u.tuple.n; i++)
@@ -2058,7 +2002,7 @@ copy_value(struct pvm *vm, struct pv *v)
 	case PV_GLOBAL:
 	case PV_OBJECT:
 		if (v->u.origin.name != NULL &&
-		    (n->u.origin.name = arena_strdup(vm, v->u.origin.name,
+		    (n->u.origin.name = vm_strdup(vm, v->u.origin.name,
 		    v->u.origin.len)) == NULL)
 			return NULL;
 		break;
@@ -2069,6 +2013,9 @@ copy_value(struct pvm *vm, struct pv *v)
 	v->u.moved_to = n;
 	return n;
 }
+
+/* Below this much garbage a persistent memo's arena is left alone. */
+#define ARENA_COMPACT_SLACK_BYTES (256 * 1024)
 
 struct compaction {
 	struct pvm *vm;
@@ -2099,21 +2046,22 @@ copy_memo_value(void *value, void *cookie)
 static void
 arena_compact(struct pvm *vm)
 {
-	struct arena_chunk *old = vm->arena, *c, *next;
+	struct arena *old = vm->arena, *fresh = arena_new();
 	struct compaction comp = { vm, false };
 
-	vm->arena = NULL;
-	vm->arena_bytes = 0;
-	pvm_memo_rewrite(vm->memo, copy_memo_value, &comp);
-	for (c = old; c != NULL; c = next) {
-		next = c->next;
-		free(c);
+	if (fresh == NULL) {
+		comp.failed = true;
+	} else {
+		vm->arena = fresh;
+		pvm_memo_rewrite(vm->memo, copy_memo_value, &comp);
+		arena_free(old);
 	}
 	if (comp.failed) {
 		pvm_memo_clear(vm->memo);
-		arena_release(vm);
+		vm->memo_bytes = pvm_memo_bytes(vm->memo);
+		arena_reset(vm->arena);
 	}
-	vm->arena_bytes_kept = vm->arena_bytes;
+	vm->arena_bytes_kept = arena_bytes(vm->arena);
 }
 
 /**
@@ -2131,10 +2079,11 @@ pvm_begin(struct pvm *vm)
 
 	if (!keep_memo) {
 		pvm_memo_clear(vm->memo);
-		arena_release(vm);
+		vm->memo_bytes = pvm_memo_bytes(vm->memo);
+		arena_reset(vm->arena);
 		vm->arena_bytes_kept = 0;
-	} else if (vm->arena_bytes > 2 * vm->arena_bytes_kept +
-	    4 * ARENA_CHUNK_BYTES) {
+	} else if (arena_bytes(vm->arena) > 2 * vm->arena_bytes_kept +
+	    ARENA_COMPACT_SLACK_BYTES) {
 		arena_compact(vm);
 	}
 	vm->rstate = RS_OPCODE;
@@ -2163,7 +2112,9 @@ pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
 
 	if ((vm = calloc(1, sizeof(*vm))) == NULL)
 		return NULL;
-	if ((vm->memo = pvm_memo_new()) == NULL) {
+	if ((vm->memo = pvm_memo_new()) == NULL ||
+	    (vm->arena = arena_new()) == NULL) {
+		pvm_memo_free(vm->memo);
 		free(vm);
 		return NULL;
 	}
@@ -2198,14 +2149,9 @@ pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
 void
 pvm_free(struct pvm *vm)
 {
-	struct arena_chunk *c, *next;
-
 	if (vm == NULL)
 		return;
-	for (c = vm->arena; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
+	arena_free(vm->arena);
 	pvm_memo_free(vm->memo);
 	free(vm->stack);
 	free(vm->marks);

@@ -4,17 +4,6 @@
 
 #include "arena.h"
 
-struct chunk {
-	struct chunk *next;
-	size_t used, size;
-	max_align_t data[];
-};
-
-struct arena {
-	struct chunk *top;	/* where small allocations are bumped */
-	uint64_t bytes;
-};
-
 /* Allocations above a quarter of this get a chunk of their own. */
 #define CHUNK_BYTES (64 * 1024)
 
@@ -29,9 +18,9 @@ arena_new(void)
 }
 
 static void
-chunks_free(struct chunk *c)
+chunks_free(struct arena_chunk *c)
 {
-	struct chunk *next;
+	struct arena_chunk *next;
 
 	for (; c != NULL; c = next) {
 		next = c->next;
@@ -72,7 +61,7 @@ int
 arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p)
 {
 	const size_t align = sizeof(max_align_t);
-	struct chunk *c = a->top;
+	struct arena_chunk *c = a->top;
 	size_t chunk_size;
 
 	if (size > SIZE_MAX - align - sizeof(*c))
@@ -134,7 +123,7 @@ arena_strdup(struct arena *a, const char *s, size_t len, uint64_t max_bytes,
 void
 arena_reset(struct arena *a)
 {
-	struct chunk *keep = a->top;
+	struct arena_chunk *keep = a->top;
 
 	if (keep == NULL)
 		return;

@@ -14,7 +14,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct arena;
+/*
+ * The layout is in the header only so that arena_alloc_fast() can bump the
+ * pointer inline: the pvm allocates a value per opcode, and a call across
+ * translation units for each costs more than the allocation itself.  Only
+ * arena.c and arena_alloc_fast() touch the fields.
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct arena {
+	struct arena_chunk *top;	/* where small allocations are bumped */
+	uint64_t bytes;
+};
+
+/* arena_alloc_fast() only serves sizes up to this. */
+#define ARENA_FAST_MAX_BYTES 4096
 
 /**
  * arena_new():
@@ -35,6 +53,29 @@ void arena_free(struct arena *a);
  * more than ${max_bytes} bytes.
  */
 int arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p);
+
+/**
+ * arena_alloc_fast(a, size):
+ * What arena_alloc() would return for ${size} bytes when that fits in the
+ * current chunk (so no bound can be passed), or NULL when arena_alloc()
+ * must be called instead.
+ */
+static inline void *
+arena_alloc_fast(struct arena *a, size_t size)
+{
+	const size_t align = sizeof(max_align_t);
+	struct arena_chunk *c = a->top;
+	void *p;
+
+	if (c == NULL || size > ARENA_FAST_MAX_BYTES)
+		return NULL;
+	size = size == 0 ? align : (size + align - 1) / align * align;
+	if (c->size - c->used < size)
+		return NULL;
+	p = (char *)c->data + c->used;
+	c->used += size;
+	return p;
+}
 
 /**
  * arena_strdup(a, s, len, max_bytes, p):

@@ -144,6 +144,33 @@ pvm_opinfo_at(size_t i)
 	return NULL;
 }
 
+/* Bytes of an opcode and its fixed argument, by code byte, plus HEAD_DATA
+ * if counted data follows: what run_whole_opcodes() decodes in one step.
+ * 0 for invalid codes and for line arguments, which only the reader's
+ * state machine handles. */
+#define HEAD_BYTES	0x0f
+#define HEAD_DATA	0x80
+#define HEAD_NONE	1
+#define HEAD_U1		2
+#define HEAD_U2		3
+#define HEAD_I4		5
+#define HEAD_U4		5
+#define HEAD_U8		9
+#define HEAD_F8		9
+#define HEAD_LINE	0
+#define HEAD_LINE2	0
+#define HEAD_DATA1	(HEAD_DATA | 2)
+#define HEAD_DATA4	(HEAD_DATA | 5)
+#define HEAD_DATA8	(HEAD_DATA | 9)
+#define HEAD_LONG1	(HEAD_DATA | 2)
+#define HEAD_LONG4	(HEAD_DATA | 5)
+
+static const uint8_t op_head_bytes[256] = {
+#define OP_HEAD(name, code, arg, proto) [code] = HEAD_##arg,
+	OPCODES(OP_HEAD)
+#undef OP_HEAD
+};
+
 static uint64_t
 le_uint(const uint8_t *p, size_t n)
 {
@@ -169,6 +196,28 @@ decode_fixed(const uint8_t *p, size_t n)
 	default:
 		return le_uint(p, n);
 	}
+}
+
+/* The fixed argument of an opcode of ${head} bytes (HEAD_BYTES) at ${q},
+ * where ${have} bytes are readable: with nine or more, one unaligned load
+ * and a mask instead of a switch over the size. */
+static inline uint64_t
+decode_head(const uint8_t *q, size_t head, size_t have)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	static const uint64_t mask[10] = {
+		[2] = 0xff, [3] = 0xffff, [5] = 0xffffffff, [9] = UINT64_MAX,
+	};
+	uint64_t word;
+
+	if (have >= 9) {
+		memcpy(&word, q + 1, 8);
+		return word & mask[head];
+	}
+#else
+	(void)have;
+#endif
+	return decode_fixed(q + 1, head - 1);
 }
 
 static size_t
@@ -402,8 +451,8 @@ arena_room(const struct pvm *vm)
 	    vm->limits.max_analysis_bytes - others : 0;
 }
 
-static void *
-vm_alloc(struct pvm *vm, size_t size)
+static __attribute__((noinline)) void *
+vm_alloc_slow(struct pvm *vm, size_t size)
 {
 	void *p;
 	int r;
@@ -413,6 +462,15 @@ vm_alloc(struct pvm *vm, size_t size)
 		return NULL;
 	}
 	return p;
+}
+
+/* The bound only matters when the arena needs a new chunk. */
+static inline void *
+vm_alloc(struct pvm *vm, size_t size)
+{
+	void *p = arena_alloc_fast(vm->arena, size);
+
+	return p != NULL ? p : vm_alloc_slow(vm, size);
 }
 
 static char *
@@ -684,48 +742,57 @@ fence(const struct pvm *vm)
 	return vm->n_marks ? vm->marks[vm->n_marks - 1] : 0;
 }
 
-static int
-push(struct pvm *vm, struct pv *v)
+static __attribute__((noinline)) int
+push_grow(struct pvm *vm, struct pv *v)
 {
-	if (v == NULL)
+	if (vm->stack_len >= vm->limits.max_stack_depth)
+		return fail(vm, PW_LIMIT_STACK_DEPTH,
+		    "stack deeper than %llu",
+		    (unsigned long long)vm->limits.max_stack_depth);
+	if (vm_grow(vm, (void **)&vm->stack, &vm->stack_cap,
+	    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
 		return -1;
-	if (vm->stack_len == vm->stack_cap) {
-		if (vm->stack_len >= vm->limits.max_stack_depth)
-			return fail(vm, PW_LIMIT_STACK_DEPTH,
-			    "stack deeper than %llu",
-			    (unsigned long long)vm->limits.max_stack_depth);
-		if (vm_grow(vm, (void **)&vm->stack, &vm->stack_cap,
-		    vm->stack_len + 1, sizeof(*vm->stack)) < 0)
-			return -1;
-		/* Never let the capacity run past the limit, so that the
-		 * check above is the only one on the hot path. */
-		if (vm->stack_cap > vm->limits.max_stack_depth)
-			vm->stack_cap = (size_t)vm->limits.max_stack_depth;
-	}
+	/* Never let the capacity run past the limit, so that the check
+	 * above is the only one on the hot path. */
+	if (vm->stack_cap > vm->limits.max_stack_depth)
+		vm->stack_cap = (size_t)vm->limits.max_stack_depth;
 	vm->stack[vm->stack_len++] = v;
 	return 0;
 }
 
+/* Inline for the common case of a stack with room. */
+static inline int
+push(struct pvm *vm, struct pv *v)
+{
+	if (v == NULL)
+		return -1;
+	if (vm->stack_len == vm->stack_cap)
+		return push_grow(vm, v);
+	vm->stack[vm->stack_len++] = v;
+	return 0;
+}
+
+static __attribute__((noinline)) struct pv *
+stack_underflow(struct pvm *vm)
+{
+	fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow", vm->op->name);
+	return NULL;
+}
+
 /* PDATA_POP: never below the top MARK. */
-static struct pv *
+static inline struct pv *
 pop(struct pvm *vm)
 {
-	if (vm->stack_len <= fence(vm)) {
-		fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
-		    vm->op->name);
-		return NULL;
-	}
+	if (vm->stack_len <= fence(vm))
+		return stack_underflow(vm);
 	return vm->stack[--vm->stack_len];
 }
 
-static struct pv *
+static inline struct pv *
 top(struct pvm *vm)
 {
-	if (vm->stack_len <= fence(vm)) {
-		fail(vm, PW_STACK_UNDERFLOW, "%s: stack underflow",
-		    vm->op->name);
-		return NULL;
-	}
+	if (vm->stack_len <= fence(vm))
+		return stack_underflow(vm);
 	return vm->stack[vm->stack_len - 1];
 }
 
@@ -753,14 +820,14 @@ check_depth(struct pvm *vm, uint64_t depth)
 static struct pv *
 memo_get(struct pvm *vm, uint64_t key)
 {
-	return pvm_memo_get(vm->memo, key);
+	return pvm_memo_get_fast(vm->memo, key);
 }
 
 /* _Unpickler_MemoPut: last write wins; a new index counts in memo_len. */
 static int
 memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 {
-	uint64_t others = arena_bytes(vm->arena) + vm->vector_bytes, room;
+	uint64_t others, room;
 
 	if (key >= vm->limits.max_memo_entries)
 		return fail(vm, PW_LIMIT_MEMO,
@@ -768,6 +835,9 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 		    "memo array would grow to twice the index)",
 		    (unsigned long long)key,
 		    (unsigned long long)vm->limits.max_memo_entries);
+	if (pvm_memo_put_dense(vm->memo, key, value))
+		return 0;
+	others = arena_bytes(vm->arena) + vm->vector_bytes;
 	room = others < vm->limits.max_analysis_bytes ?
 	    vm->limits.max_analysis_bytes - others : 0;
 	switch (pvm_memo_put(vm->memo, key, value,
@@ -787,7 +857,7 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 
 /* ---- value constructors --------------------------------------------- */
 
-static struct pv *
+static inline struct pv *
 new_value(struct pvm *vm, enum pv_kind kind)
 {
 	struct pv *v = vm_alloc(vm, sizeof(*v));
@@ -866,9 +936,9 @@ pop_tuple(struct pvm *vm, size_t start)
 	    (v->u.tuple.items = vm_alloc(vm,
 	    n * sizeof(*v->u.tuple.items))) == NULL)
 		return NULL;
-	memcpy(v->u.tuple.items, vm->stack + start, n * sizeof(*vm->stack));
 	v->u.tuple.n = n;
 	for (i = 0; i < n; i++) {
+		v->u.tuple.items[i] = vm->stack[start + i];
 		if (v->u.tuple.items[i]->flags & PVF_UNHASHABLE)
 			v->flags |= PVF_UNHASHABLE;
 		if (!pv_is_plain(v->u.tuple.items[i]) ||
@@ -925,8 +995,12 @@ note_dict_key(struct pv *dict, const struct pv *key)
 
 /* ---- opcode handlers -------------------------------------------------- */
 
+/* Handlers stay out of line: execute() is then a jump table that saves no
+ * registers, instead of the union of every handler's prologue. */
+#define PVM_HANDLER static __attribute__((noinline))
+
 /* load_counted_tuple / load_tuple. */
-static int
+PVM_HANDLER int
 op_tuple_n(struct pvm *vm, size_t n)
 {
 	if (vm->stack_len < n || vm->stack_len - n < fence(vm))
@@ -935,7 +1009,7 @@ op_tuple_n(struct pvm *vm, size_t n)
 	return push(vm, pop_tuple(vm, vm->stack_len - n));
 }
 
-static int
+PVM_HANDLER int
 op_tuple(struct pvm *vm)
 {
 	size_t mark;
@@ -945,7 +1019,7 @@ op_tuple(struct pvm *vm)
 	return push(vm, pop_tuple(vm, mark));
 }
 
-static int
+PVM_HANDLER int
 op_list(struct pvm *vm)
 {
 	struct pv *list;
@@ -963,7 +1037,7 @@ op_list(struct pvm *vm)
 }
 
 /* load_dict: keys are hashed as they go in. */
-static int
+PVM_HANDLER int
 op_dict(struct pvm *vm)
 {
 	struct pv *dict;
@@ -985,7 +1059,7 @@ op_dict(struct pvm *vm)
 	return push(vm, dict);
 }
 
-static int
+PVM_HANDLER int
 op_frozenset(struct pvm *vm)
 {
 	struct pv *set;
@@ -1005,7 +1079,7 @@ op_frozenset(struct pvm *vm)
 
 /* do_append: a plain list takes the items; anything else has its extend
  * (or append) method called. */
-static int
+PVM_HANDLER int
 do_append(struct pvm *vm, size_t x)
 {
 	struct pv *target;
@@ -1032,7 +1106,7 @@ do_append(struct pvm *vm, size_t x)
 	return 0;
 }
 
-static int
+PVM_HANDLER int
 op_appends(struct pvm *vm)
 {
 	size_t mark;
@@ -1043,7 +1117,7 @@ op_appends(struct pvm *vm)
 }
 
 /* do_setitems: PyObject_SetItem on whatever is below the items. */
-static int
+PVM_HANDLER int
 do_setitems(struct pvm *vm, size_t x)
 {
 	struct pv *target;
@@ -1076,7 +1150,7 @@ do_setitems(struct pvm *vm, size_t x)
 	return 0;
 }
 
-static int
+PVM_HANDLER int
 op_setitems(struct pvm *vm)
 {
 	size_t mark;
@@ -1088,7 +1162,7 @@ op_setitems(struct pvm *vm)
 
 /* load_additems: a set (PySet_Check) is updated directly, anything else has
  * its add method called per item. */
-static int
+PVM_HANDLER int
 op_additems(struct pvm *vm)
 {
 	struct pv *target;
@@ -1138,7 +1212,7 @@ dict_known_empty(const struct pvm *vm, const struct pv *d)
 }
 
 /* load_build. */
-static int
+PVM_HANDLER int
 op_build(struct pvm *vm)
 {
 	struct pv *state, *inst;
@@ -1174,7 +1248,7 @@ op_build(struct pvm *vm)
 }
 
 /* load_reduce: callable(*args). */
-static int
+PVM_HANDLER int
 op_reduce(struct pvm *vm)
 {
 	struct pv *args, *callable;
@@ -1195,7 +1269,7 @@ op_reduce(struct pvm *vm)
 }
 
 /* load_newobj / load_newobj_ex: cls.__new__(cls, *args[, **kwargs]). */
-static int
+PVM_HANDLER int
 op_newobj(struct pvm *vm, bool with_kwargs)
 {
 	struct pv *kwargs = NULL, *args, *cls;
@@ -1222,7 +1296,7 @@ op_newobj(struct pvm *vm, bool with_kwargs)
 }
 
 /* load_obj: MARK cls args... OBJ. */
-static int
+PVM_HANDLER int
 op_obj(struct pvm *vm)
 {
 	struct pv *cls;
@@ -1251,7 +1325,7 @@ line_str(const char *p, size_t len)
 }
 
 /* load_global / load_inst: two lines, module and name. */
-static int
+PVM_HANDLER int
 op_global_or_inst(struct pvm *vm)
 {
 	struct pvm_str module = line_str(vm->line, vm->line1_len - 1);
@@ -1292,7 +1366,7 @@ op_global_or_inst(struct pvm *vm)
 }
 
 /* load_stack_global: both operands must be exact str objects. */
-static int
+PVM_HANDLER int
 op_stack_global(struct pvm *vm)
 {
 	struct pv *name, *module, *cls;
@@ -1315,7 +1389,7 @@ op_stack_global(struct pvm *vm)
 
 /* load_extension: the copyreg registry of the server decides; we have
  * none configured, so the name is unknown. */
-static int
+PVM_HANDLER int
 op_ext(struct pvm *vm, int64_t code)
 {
 	if (code <= 0)
@@ -1324,7 +1398,7 @@ op_ext(struct pvm *vm, int64_t code)
 	return push(vm, record_import(vm, unknown_str, unknown_str, code));
 }
 
-static int
+PVM_HANDLER int
 op_persid(struct pvm *vm, bool binary)
 {
 	if (binary && pop(vm) == NULL)
@@ -1338,7 +1412,7 @@ op_persid(struct pvm *vm, bool binary)
 }
 
 /* load_pop: a MARK on top of the stack is popped instead of a value. */
-static int
+PVM_HANDLER int
 op_pop(struct pvm *vm)
 {
 	if (vm->n_marks > 0 && vm->marks[vm->n_marks - 1] == vm->stack_len) {
@@ -1348,7 +1422,7 @@ op_pop(struct pvm *vm)
 	return pop(vm) == NULL ? -1 : 0;
 }
 
-static int
+PVM_HANDLER int
 op_mark(struct pvm *vm)
 {
 	if (vm->n_marks == vm->marks_cap) {
@@ -1367,7 +1441,7 @@ op_mark(struct pvm *vm)
 	return 0;
 }
 
-static int
+PVM_HANDLER int
 op_get(struct pvm *vm, uint64_t idx)
 {
 	struct pv *v = memo_get(vm, idx);
@@ -1379,7 +1453,7 @@ op_get(struct pvm *vm, uint64_t idx)
 	return push(vm, v);
 }
 
-static int
+PVM_HANDLER int
 op_put(struct pvm *vm, uint64_t idx)
 {
 	struct pv *v = top(vm);
@@ -1389,7 +1463,7 @@ op_put(struct pvm *vm, uint64_t idx)
 	return memo_put(vm, idx, v);
 }
 
-static int
+PVM_HANDLER int
 op_readonly_buffer(struct pvm *vm)
 {
 	struct pv *v = top(vm);
@@ -1410,7 +1484,7 @@ op_readonly_buffer(struct pvm *vm)
 	return record_method_call(vm, v, "__buffer__");
 }
 
-static int
+PVM_HANDLER int
 op_frame(struct pvm *vm, uint64_t len)
 {
 	/* CPython only checks that ${len} bytes follow; frames that nest or
@@ -1430,7 +1504,7 @@ op_frame(struct pvm *vm, uint64_t len)
 	return 0;
 }
 
-static int
+PVM_HANDLER int
 op_stop(struct pvm *vm)
 {
 	if (pop(vm) == NULL)
@@ -1448,7 +1522,7 @@ op_stop(struct pvm *vm)
 
 /* The line without its '\n', NUL-terminated in place (CPython parses a
  * NUL-terminated copy, so an embedded NUL ends the number). */
-static int
+PVM_HANDLER int
 op_int(struct pvm *vm)
 {
 	if (vm->line_len < 2)
@@ -1459,7 +1533,7 @@ op_int(struct pvm *vm)
 	return push(vm, &pv_int);
 }
 
-static int
+PVM_HANDLER int
 op_long(struct pvm *vm)
 {
 	if (vm->line_len < 2)
@@ -1472,7 +1546,7 @@ op_long(struct pvm *vm)
 	return push(vm, &pv_int);
 }
 
-static int
+PVM_HANDLER int
 op_float(struct pvm *vm)
 {
 	if (vm->line_len < 2)
@@ -1483,7 +1557,7 @@ op_float(struct pvm *vm)
 }
 
 /* load_put / load_get: PyLong_FromString(s, NULL, 10), then a Py_ssize_t. */
-static int
+PVM_HANDLER int
 op_text_memo(struct pvm *vm, bool put)
 {
 	uint64_t idx;
@@ -1507,7 +1581,7 @@ op_text_memo(struct pvm *vm, bool put)
 	return put ? op_put(vm, idx) : op_get(vm, idx);
 }
 
-static int
+PVM_HANDLER int
 op_string(struct pvm *vm)
 {
 	size_t len = vm->line_len - 1, out_len;
@@ -1529,7 +1603,7 @@ op_string(struct pvm *vm)
 	return push(vm, new_str(vm, s, out_len));
 }
 
-static int
+PVM_HANDLER int
 op_unicode(struct pvm *vm)
 {
 	size_t len = vm->line_len - 1, out_len;
@@ -1546,6 +1620,67 @@ op_unicode(struct pvm *vm)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+PVM_HANDLER int
+op_pop_mark(struct pvm *vm)
+{
+	size_t mark;
+
+	if (marker(vm, &mark) < 0)
+		return -1;
+	vm->stack_len = mark;
+	return 0;
+}
+
+PVM_HANDLER int
+op_dup(struct pvm *vm)
+{
+	struct pv *v = top(vm);
+
+	return v == NULL ? -1 : push(vm, v);
+}
+
+/* BINSTRING and friends: the reader has checked and kept the text. */
+PVM_HANDLER int
+op_counted_str(struct pvm *vm)
+{
+	return push(vm, new_str(vm, vm->data_keep_all ? vm->data_keep : NULL,
+	    vm->data_kept));
+}
+
+PVM_HANDLER int
+op_new_container(struct pvm *vm, enum pv_kind kind)
+{
+	return push(vm, new_value(vm, kind));
+}
+
+PVM_HANDLER int
+op_proto(struct pvm *vm, uint64_t a)
+{
+	if (a > PICKLE_HIGHEST_PROTOCOL)
+		return fail(vm, PW_BAD_PROTOCOL,
+		    "unsupported pickle protocol: %u", (unsigned)a);
+	vm->proto = (int)a;
+	vm->report.protocol = (int)a;
+	return 0;
+}
+
+PVM_HANDLER int
+op_next_buffer(struct pvm *vm)
+{
+	/* Without buffers= CPython fails here; with it, next() is called on
+	 * the server's iterable. */
+	if (record_call(vm, "pickle.buffers.__next__",
+	    strlen("pickle.buffers.__next__"), NULL) < 0)
+		return -1;
+	return push(vm, new_opaque(vm, "out-of-band buffer"));
+}
+
+PVM_HANDLER int
+op_memoize(struct pvm *vm)
+{
+	return op_put(vm, pvm_memo_len(vm->memo));
+}
+
 static int
 execute(struct pvm *vm)
 {
@@ -1555,19 +1690,8 @@ execute(struct pvm *vm)
 	case OP_MARK: return op_mark(vm);
 	case OP_STOP: return op_stop(vm);
 	case OP_POP: return op_pop(vm);
-	case OP_POP_MARK: {
-		size_t mark;
-
-		if (marker(vm, &mark) < 0)
-			return -1;
-		vm->stack_len = mark;
-		return 0;
-	}
-	case OP_DUP: {
-		struct pv *v = top(vm);
-
-		return v == NULL ? -1 : push(vm, v);
-	}
+	case OP_POP_MARK: return op_pop_mark(vm);
+	case OP_DUP: return op_dup(vm);
 	case OP_FLOAT: return op_float(vm);
 	case OP_INT: return op_int(vm);
 	case OP_BININT: case OP_BININT1: case OP_BININT2: case OP_LONG1:
@@ -1583,19 +1707,18 @@ execute(struct pvm *vm)
 	case OP_BINUNICODE: case OP_SHORT_BINUNICODE: case OP_BINUNICODE8:
 		if (vm->op->code == OP_UNICODE)
 			return op_unicode(vm);
-		return push(vm, new_str(vm,
-		    vm->data_keep_all ? vm->data_keep : NULL, vm->data_kept));
+		return op_counted_str(vm);
 	case OP_APPEND: return do_append(vm, vm->stack_len - 1);
 	case OP_BUILD: return op_build(vm);
 	case OP_GLOBAL: case OP_INST: return op_global_or_inst(vm);
 	case OP_DICT: return op_dict(vm);
-	case OP_EMPTY_DICT: return push(vm, new_value(vm, PV_DICT));
+	case OP_EMPTY_DICT: return op_new_container(vm, PV_DICT);
 	case OP_APPENDS: return op_appends(vm);
 	case OP_GET: return op_text_memo(vm, false);
 	case OP_BINGET: return op_get(vm, a);
 	case OP_LONG_BINGET: return op_get(vm, a);
 	case OP_LIST: return op_list(vm);
-	case OP_EMPTY_LIST: return push(vm, new_value(vm, PV_LIST));
+	case OP_EMPTY_LIST: return op_new_container(vm, PV_LIST);
 	case OP_OBJ: return op_obj(vm);
 	case OP_PUT: return op_text_memo(vm, true);
 	case OP_BINPUT: return op_put(vm, a);
@@ -1606,13 +1729,7 @@ execute(struct pvm *vm)
 	case OP_EMPTY_TUPLE: return push(vm, &pv_empty_tuple);
 	case OP_SETITEMS: return op_setitems(vm);
 	case OP_BINFLOAT: return push(vm, &pv_float);
-	case OP_PROTO:
-		if (a > PICKLE_HIGHEST_PROTOCOL)
-			return fail(vm, PW_BAD_PROTOCOL,
-			    "unsupported pickle protocol: %u", (unsigned)a);
-		vm->proto = (int)a;
-		vm->report.protocol = (int)a;
-		return 0;
+	case OP_PROTO: return op_proto(vm, a);
 	case OP_NEWOBJ: return op_newobj(vm, false);
 	case OP_EXT1: return op_ext(vm, (int64_t)a);
 	case OP_EXT2: return op_ext(vm, (int64_t)a);
@@ -1623,21 +1740,15 @@ execute(struct pvm *vm)
 	case OP_NEWTRUE: case OP_NEWFALSE: return push(vm, &pv_bool);
 	case OP_BINBYTES: case OP_SHORT_BINBYTES: case OP_BINBYTES8:
 		return push(vm, &pv_bytes);
-	case OP_EMPTY_SET: return push(vm, new_value(vm, PV_SET));
+	case OP_EMPTY_SET: return op_new_container(vm, PV_SET);
 	case OP_ADDITEMS: return op_additems(vm);
 	case OP_FROZENSET: return op_frozenset(vm);
 	case OP_NEWOBJ_EX: return op_newobj(vm, true);
 	case OP_STACK_GLOBAL: return op_stack_global(vm);
-	case OP_MEMOIZE: return op_put(vm, pvm_memo_len(vm->memo));
+	case OP_MEMOIZE: return op_memoize(vm);
 	case OP_FRAME: return op_frame(vm, a);
 	case OP_BYTEARRAY8: return push(vm, &pv_bytearray);
-	case OP_NEXT_BUFFER:
-		/* Without buffers= CPython fails here; with it, next() is
-		 * called on the server's iterable. */
-		if (record_call(vm, "pickle.buffers.__next__",
-		    strlen("pickle.buffers.__next__"), NULL) < 0)
-			return -1;
-		return push(vm, new_opaque(vm, "out-of-band buffer"));
+	case OP_NEXT_BUFFER: return op_next_buffer(vm);
 	case OP_READONLY_BUFFER: return op_readonly_buffer(vm);
 	}
 	return fail(vm, PW_INTERNAL, "opcode 0x%02x has no handler",
@@ -1646,14 +1757,11 @@ execute(struct pvm *vm)
 
 /* ---- the reader ------------------------------------------------------- */
 
-/* After the fixed part of a counted argument: set up the data that
- * follows, or finish the opcode when there is none. */
+/* The checks load_counted_* makes on the count ${n} before reading the
+ * data, and ours on the message and frame. */
 static int
-begin_data(struct pvm *vm)
+check_data_len(struct pvm *vm, uint64_t n)
 {
-	uint64_t n = vm->arg;
-	uint8_t code = vm->op->code;
-
 	if (vm->op->arg == PVM_ARG_LONG4 && (n & 0x80000000U))
 		return fail(vm, PW_BAD_ARGUMENT,
 		    "LONG pickle has negative byte count");
@@ -1669,6 +1777,16 @@ begin_data(struct pvm *vm)
 		return fail(vm, PW_LYING_FRAME,
 		    "%s of %llu bytes runs past the end of its FRAME",
 		    vm->op->name, (unsigned long long)n);
+	return 0;
+}
+
+/* Choose how the ${n} bytes of data are checked and where strings short
+ * enough to keep go. */
+static int
+setup_data(struct pvm *vm, uint64_t n)
+{
+	uint8_t code = vm->op->code;
+
 	vm->data_left = n;
 	vm->data_check = DATA_SKIP;
 	vm->data_kept = 0;
@@ -1679,23 +1797,32 @@ begin_data(struct pvm *vm)
 	else if (code == OP_BINUNICODE || code == OP_SHORT_BINUNICODE ||
 	    code == OP_BINUNICODE8)
 		vm->data_check = DATA_UTF8;
-	if (vm->data_check != DATA_SKIP) {
-		pvm_text_utf8_init(&vm->utf8);
-		if (n <= STR_KEEP_MAX) {
-			vm->data_keep_all = true;
-			if ((vm->data_keep = vm_alloc(vm, (size_t)n + 1)) == NULL)
-				return -1;
-		}
+	if (vm->data_check != DATA_SKIP && n <= STR_KEEP_MAX) {
+		vm->data_keep_all = true;
+		if ((vm->data_keep = vm_alloc(vm, (size_t)n + 1)) == NULL)
+			return -1;
 	}
+	return 0;
+}
+
+/* After the fixed part of a counted argument: set up the data that
+ * follows, or finish the opcode when there is none. */
+static int
+begin_data(struct pvm *vm)
+{
+	if (check_data_len(vm, vm->arg) < 0)
+		return -1;
+	pvm_text_utf8_init(&vm->utf8);
+	if (setup_data(vm, vm->arg) < 0)
+		return -1;
 	vm->rstate = RS_DATA;
 	return 0;
 }
 
+/* All the data has been read: refuse bad text, else run the opcode. */
 static int
-finish_data(struct pvm *vm)
+end_data(struct pvm *vm)
 {
-	if (vm->data_check == DATA_UTF8 && !pvm_text_utf8_end(&vm->utf8))
-		vm->data_bad = true;
 	if (vm->data_bad)
 		return fail(vm, PW_BAD_ENCODING, "%s: invalid %s",
 		    vm->op->name, vm->data_check == DATA_ASCII ?
@@ -1703,6 +1830,14 @@ finish_data(struct pvm *vm)
 	if (vm->data_keep_all)
 		vm->data_keep[vm->data_kept] = '\0';
 	return execute(vm);
+}
+
+static int
+finish_data(struct pvm *vm)
+{
+	if (vm->data_check == DATA_UTF8 && !pvm_text_utf8_end(&vm->utf8))
+		vm->data_bad = true;
+	return end_data(vm);
 }
 
 /* Consume data bytes; returns bytes used. */
@@ -1723,6 +1858,39 @@ feed_data(struct pvm *vm, const uint8_t *p, size_t n)
 	}
 	vm->data_left -= n;
 	return n;
+}
+
+/* All the data, vm->data_left bytes, is at ${p}: what feed_data() and then
+ * finish_data()'s check do, in one go with no streaming state. */
+static void
+take_whole_data(struct pvm *vm, const uint8_t *p)
+{
+	size_t n = (size_t)vm->data_left, i;
+	char *keep = vm->data_keep;
+	uint8_t high = 0;
+	bool ascii;
+
+	vm->data_left = 0;
+	if (vm->data_check == DATA_SKIP)
+		return;
+	vm->data_kept = n;
+	if (vm->data_keep_all && n <= 16) {
+		/* Short strings, the usual dict keys: one pass, no calls. */
+		for (i = 0; i < n; i++) {
+			high |= p[i];
+			keep[i] = (char)p[i];
+		}
+		ascii = high < 0x80;
+	} else {
+		ascii = pvm_text_is_ascii((const char *)p, n);
+		if (vm->data_keep_all)
+			memcpy(keep, p, n);
+	}
+	if (vm->data_check == DATA_ASCII)
+		vm->data_bad = !ascii;
+	else
+		vm->data_bad = !ascii &&
+		    !pvm_text_is_utf8((const char *)p, n, true);
 }
 
 static int
@@ -1768,46 +1936,72 @@ begin_op(struct pvm *vm, uint8_t code)
 	}
 }
 
-/* Argument kinds that are one fixed-size integer (or nothing). */
-static bool
-arg_is_fixed(enum pvm_arg arg)
+/* Counted data, all of it at ${p}, for the opcode run_whole_opcodes() has
+ * just decoded: begin_data() and feed_data() in one step.  Returns -1 if
+ * the opcode failed before its data was read. */
+static __attribute__((noinline)) int
+take_data(struct pvm *vm, const uint8_t *p)
 {
-	return arg <= PVM_ARG_F8;
+	if (check_data_len(vm, vm->arg) < 0 || setup_data(vm, vm->arg) < 0)
+		return -1;
+	take_whole_data(vm, p);
+	return 0;
 }
 
 /*
- * The common case: opcodes whose argument, if any, is a fixed-size integer
- * and whose bytes are all in ${p}.  They are decoded here and handed
- * straight to execute(), without a trip through the reader's state machine
- * for each.  Lines, counted data and opcodes split across calls are left
+ * The common case: opcodes whose argument, if any, is fixed-size or counted
+ * and whose bytes (data included) are all in ${p}.  They are decoded here
+ * and handed straight to execute(), without a trip through the reader's
+ * state machine for each.  Lines and opcodes split across calls are left
  * to the state machine.  Returns the bytes used.
  */
-static size_t
+static __attribute__((noinline)) size_t
 run_whole_opcodes(struct pvm *vm, const uint8_t *p, size_t avail)
 {
-	const struct pvm_opinfo *info;
-	size_t i = 0, n;
+	const uint8_t *q = p, *end = p + avail;
+	uint64_t left, arg, pos = vm->pos;
+	size_t head;
+	uint8_t code, meta;
 
-	while (i < avail) {
-		info = &optable[p[i]];
-		if (info->name == NULL || !arg_is_fixed(info->arg))
+	/* No handler reads the opcode count or moves pos: both can live in
+	 * registers between opcodes. */
+	left = vm->report.opcodes < vm->limits.max_opcodes ?
+	    vm->limits.max_opcodes - vm->report.opcodes : 0;
+	while (q < end) {
+		if (left == 0)
 			break;
-		n = fixed_arg_bytes(info->arg);
-		if (avail - i - 1 < n ||
-		    vm->report.opcodes >= vm->limits.max_opcodes)
+		code = *q;
+		meta = op_head_bytes[code];
+		head = meta & HEAD_BYTES;
+		if (head == 0 || (size_t)(end - q) < head)
 			break;
+		arg = decode_head(q, head, (size_t)(end - q));
+		if ((meta & HEAD_DATA) && arg > (size_t)(end - q) - head)
+			break;
+		left--;
 		vm->report.opcodes++;
-		vm->op = info;
-		vm->op_pos = vm->pos;
-		vm->arg = decode_fixed(p + i + 1, n);
-		i += 1 + n;
-		vm->pos += 1 + n;
+		vm->op = &optable[code];
+		vm->op_pos = pos;
+		vm->arg = arg;
+		q += head;
+		pos += head;
+		vm->pos = pos;
+		if (meta & HEAD_DATA) {
+			if (take_data(vm, q) < 0)
+				break;
+			q += (size_t)arg;
+			pos += arg;
+			vm->pos = pos;
+			if (end_data(vm) < 0 || vm->rstate == RS_END)
+				break;
+			continue;
+		}
 		/* After FRAME the bound moves: let the reader recompute it. */
 		if (execute(vm) < 0 || vm->rstate == RS_END ||
-		    info->code == OP_FRAME)
+		    code == OP_FRAME)
 			break;
 	}
-	return i;
+	return (size_t)(q - p);
 }
 
 /* The reader reached vm->bound: the end of a frame, which is fine between

@@ -4,22 +4,6 @@
 
 #include "pvm_memo.h"
 
-struct memo_slot {
-	uint64_t key;
-	void *value;
-	uint64_t generation;	/* live iff equal to the memo's generation */
-};
-
-struct pvm_memo {
-	void **dense;		/* indices [0, dense_cap) */
-	size_t dense_cap;
-	size_t dense_used;	/* indices at or above this are all NULL */
-	struct memo_slot *slots; /* the rest; cap is a power of two */
-	size_t slots_cap, slots_live;
-	uint64_t generation;
-	size_t live;
-};
-
 /* Past these sizes a cleared memo gives its memory back, so that one big
  * message does not make every small one after it pay for it. */
 #define DENSE_KEEP_MAX (1U << 16)
@@ -36,13 +20,13 @@ mix64(uint64_t x)
 	return x;
 }
 
-static struct memo_slot *
+static struct pvm_memo_slot *
 slot_find(const struct pvm_memo *m, uint64_t key)
 {
 	size_t i;
 
 	for (i = mix64(key) & (m->slots_cap - 1);; i = (i + 1) & (m->slots_cap - 1)) {
-		struct memo_slot *s = &m->slots[i];
+		struct pvm_memo_slot *s = &m->slots[i];
 
 		if (s->generation != m->generation || s->key == key)
 			return s;
@@ -93,7 +77,7 @@ pvm_memo_bytes(const struct pvm_memo *m)
 static int
 slots_rebuild(struct pvm_memo *m, size_t cap)
 {
-	struct memo_slot *old = m->slots, *s;
+	struct pvm_memo_slot *old = m->slots, *s;
 	size_t old_cap = m->slots_cap, i;
 	uint64_t old_gen = m->generation;
 
@@ -142,7 +126,7 @@ fits(const struct pvm_memo *m, size_t more, size_t max_bytes)
 int
 pvm_memo_put(struct pvm_memo *m, uint64_t key, void *value, size_t max_bytes)
 {
-	struct memo_slot *s;
+	struct pvm_memo_slot *s;
 	size_t new_cap;
 	void **dense;
 
@@ -162,14 +146,8 @@ pvm_memo_put(struct pvm_memo *m, uint64_t key, void *value, size_t max_bytes)
 		if (m->slots_live > 0 && slots_rebuild(m, m->slots_cap) < 0)
 			return -1;
 	}
-	if (key < m->dense_cap) {
-		if (m->dense[key] == NULL)
-			m->live++;
-		m->dense[key] = value;
-		if (key >= m->dense_used)
-			m->dense_used = (size_t)key + 1;
+	if (pvm_memo_put_dense(m, key, value))
 		return 0;
-	}
 	if ((m->slots_live + 1) * 2 > m->slots_cap) {
 		new_cap = m->slots_cap ? m->slots_cap * 2 : 16;
 		if (!fits(m, (new_cap - m->slots_cap) * sizeof(*s), max_bytes))
@@ -195,7 +173,7 @@ pvm_memo_put(struct pvm_memo *m, uint64_t key, void *value, size_t max_bytes)
 void *
 pvm_memo_get(const struct pvm_memo *m, uint64_t key)
 {
-	struct memo_slot *s;
+	struct pvm_memo_slot *s;
 
 	if (key < m->dense_cap)
 		return m->dense[key];
@@ -203,16 +181,6 @@ pvm_memo_get(const struct pvm_memo *m, uint64_t key)
 		return NULL;
 	s = slot_find(m, key);
 	return s->generation == m->generation ? s->value : NULL;
-}
-
-/**
- * pvm_memo_len(m):
- * The number of occupied indices (CPython's memo_len, where MEMOIZE stores).
- */
-size_t
-pvm_memo_len(const struct pvm_memo *m)
-{
-	return m->live;
 }
 
 /**

@@ -11,10 +11,31 @@
  * the rest go to a hash map.  Memory stays O(entries) either way.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct pvm_memo;
+/*
+ * The layout is in the header only so that the dense part can be read and
+ * written inline (pvm_memo_get_fast(), pvm_memo_put_dense(),
+ * pvm_memo_len()): BINPUT, MEMOIZE and BINGET run once per value in real
+ * pickles.  Only pvm_memo.c and those functions touch the fields.
+ */
+struct pvm_memo_slot {
+	uint64_t key;
+	void *value;
+	uint64_t generation;	/* live iff equal to the memo's generation */
+};
+
+struct pvm_memo {
+	void **dense;		/* indices [0, dense_cap) */
+	size_t dense_cap;
+	size_t dense_used;	/* indices at or above this are all NULL */
+	struct pvm_memo_slot *slots; /* the rest; cap is a power of two */
+	size_t slots_cap, slots_live;
+	uint64_t generation;
+	size_t live;
+};
 
 /**
  * pvm_memo_new():
@@ -44,10 +65,45 @@ int pvm_memo_put(struct pvm_memo *m, uint64_t key, void *value,
 void *pvm_memo_get(const struct pvm_memo *m, uint64_t key);
 
 /**
+ * pvm_memo_get_fast(m, key):
+ * As pvm_memo_get(), with the dense part read inline.
+ */
+static inline void *
+pvm_memo_get_fast(const struct pvm_memo *m, uint64_t key)
+{
+	if (key < m->dense_cap)
+		return m->dense[key];
+	return pvm_memo_get(m, key);
+}
+
+/**
+ * pvm_memo_put_dense(m, key, value):
+ * If ${key} is in the dense part, do what pvm_memo_put() does (which cannot
+ * fail there, nor change pvm_memo_bytes()) and return true; otherwise
+ * return false and leave ${m} unchanged.
+ */
+static inline bool
+pvm_memo_put_dense(struct pvm_memo *m, uint64_t key, void *value)
+{
+	if (key >= m->dense_cap)
+		return false;
+	if (m->dense[key] == NULL)
+		m->live++;
+	m->dense[key] = value;
+	if (key >= m->dense_used)
+		m->dense_used = (size_t)key + 1;
+	return true;
+}
+
+/**
  * pvm_memo_len(m):
  * The number of occupied indices (CPython's memo_len, where MEMOIZE stores).
  */
-size_t pvm_memo_len(const struct pvm_memo *m);
+static inline size_t
+pvm_memo_len(const struct pvm_memo *m)
+{
+	return m->live;
+}
 
 /**
  * pvm_memo_bytes(m):

@@ -28,6 +28,21 @@ digit_value(unsigned char c)
 	return 37;
 }
 
+#define HIGH_BITS 0x8080808080808080ULL
+
+/* Whether 32 bytes are all ASCII; four independent loads pipeline well. */
+static inline bool
+ascii_block32(const uint8_t *p)
+{
+	uint64_t a, b, c, d;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	memcpy(&c, p + 16, 8);
+	memcpy(&d, p + 24, 8);
+	return ((a | b | c | d) & HIGH_BITS) == 0;
+}
+
 /**
  * pvm_text_is_ascii(s, len):
  * Whether every byte of ${s} is below 0x80.
@@ -39,6 +54,9 @@ pvm_text_is_ascii(const char *s, size_t len)
 	uint64_t word, acc = 0;
 	size_t i = 0;
 
+	for (; i + 32 <= len; i += 32)
+		if (!ascii_block32(p + i))
+			return false;
 	for (; i + 8 <= len; i += 8) {
 		memcpy(&word, p + i, 8);
 		acc |= word;
@@ -88,41 +106,57 @@ utf8_lead(struct pvm_text_utf8 *st, uint8_t c, bool surrogates)
 	return true;
 }
 
+/* Offset of the first byte with its high bit set in a word whose high
+ * bits are ${high} (not 0), as loaded from memory. */
+static inline size_t
+first_high_byte(uint64_t high)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (size_t)__builtin_clzll(high) / 8;
+#else
+	return (size_t)__builtin_ctzll(high) / 8;
+#endif
+}
+
 static bool
 utf8_feed(struct pvm_text_utf8 *st, const uint8_t *p, size_t n,
     bool surrogates)
 {
 	size_t i = 0;
-	uint64_t word;
+	uint64_t word, high;
 
-	while (i < n) {
-		if (st->need == 0) {
-			/* ASCII runs are the common case: eight at a time. */
-			while (i + 8 <= n) {
-				memcpy(&word, p + i, 8);
-				if (word & 0x8080808080808080ULL)
-					break;
-				i += 8;
-			}
+	for (;;) {
+		/* Continuation bytes of the current character. */
+		for (; st->need > 0; st->need--, i++) {
 			if (i == n)
-				break;
-			if (p[i] < 0x80) {
-				i++;
-				continue;
-			}
-			if (!utf8_lead(st, p[i], surrogates))
+				return true;
+			if (p[i] < st->lo || p[i] > st->hi)
 				return false;
-			i++;
-			continue;
+			st->lo = 0x80;
+			st->hi = 0xBF;
 		}
-		if (p[i] < st->lo || p[i] > st->hi)
+		/* ASCII: skip whole words, and within a word jump straight
+		 * to the first byte that is not ASCII. */
+		for (;;) {
+			if (i + 8 <= n) {
+				memcpy(&word, p + i, 8);
+				if ((high = word & HIGH_BITS) == 0) {
+					i += 8;
+					continue;
+				}
+				i += first_high_byte(high);
+				break;
+			}
+			while (i < n && p[i] < 0x80)
+				i++;
+			break;
+		}
+		if (i == n)
+			return true;
+		if (!utf8_lead(st, p[i], surrogates))
 			return false;
-		st->lo = 0x80;
-		st->hi = 0xBF;
-		st->need--;
 		i++;
 	}
-	return true;
 }
 
 /**

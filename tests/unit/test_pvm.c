@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pvm.h"
+#include "pvm_text.h"
 #include "unit.h"
 
 #define P(lit) (const uint8_t *)(lit), sizeof(lit) - 1
@@ -215,6 +216,39 @@ START_TEST(unicode_rejects_truncated_escape)
 	assert_clean(run(P("V\\u00e9\\U0001F600\\x\n.")));
 	assert_fails(run(P("V\\u12\n.")), PW_BAD_ENCODING);
 	assert_fails(run(P("V\\U00110000\n.")), PW_BAD_ENCODING);
+}
+END_TEST
+
+START_TEST(utf8_check_whole_equals_byte_by_byte)
+{
+	/* Pieces that put non-ASCII bytes at every offset of a word. */
+	static const char *const pieces[] = { "a", "abcdefg", "\xc3\xa9",
+	    "\xe2\x86\x92", "\xf0\x9f\x98\x80", "\xed\xa0\x80", "\xc0\x80",
+	    "\xe0\x80\x80", "\xf4\x90\x80\x80", "\x80", "\xc3", "\xff" };
+	const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+	uint32_t seed = 12345;
+	char buf[256];
+	size_t len, i, round;
+
+	for (round = 0; round < 20000; round++) {
+		struct pvm_text_utf8 st;
+		bool ok = true;
+
+		for (len = 0; len < 200;) {
+			const char *piece;
+
+			seed = seed * 1103515245 + 12345;
+			/* Mostly ASCII and valid characters, rarely broken. */
+			piece = pieces[(seed >> 16) % (round % 7 ? 5 : n_pieces)];
+			memcpy(buf + len, piece, strlen(piece));
+			len += strlen(piece);
+		}
+		pvm_text_utf8_init(&st);
+		for (i = 0; i < len && ok; i++)
+			ok = pvm_text_utf8_feed(&st, (const uint8_t *)buf + i, 1);
+		ok = ok && pvm_text_utf8_end(&st);
+		ck_assert_int_eq(pvm_text_is_utf8(buf, len, true), ok);
+	}
 }
 END_TEST
 
@@ -932,6 +966,7 @@ pvm_suite(void)
 	tcase_add_test(tc, string_must_be_quoted_and_ascii);
 	tcase_add_test(tc, binunicode_allows_lone_surrogates_but_not_bad_utf8);
 	tcase_add_test(tc, unicode_rejects_truncated_escape);
+	tcase_add_test(tc, utf8_check_whole_equals_byte_by_byte);
 	tcase_add_test(tc, global_is_an_import);
 	tcase_add_test(tc, global_at_protocol_below_3_is_remapped);
 	tcase_add_test(tc, global_at_protocol_3_is_not_remapped);

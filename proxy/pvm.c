@@ -423,7 +423,6 @@ struct pvm {
 	size_t calls_cap;
 	struct pvm_reason *reasons;
 	size_t reasons_cap;
-	bool oom;
 };
 
 static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
@@ -437,7 +436,6 @@ memory_failure(struct pvm *vm, int r)
 		return fail(vm, PW_LIMIT_ANALYSIS_MEMORY,
 		    "analysis memory above %llu bytes",
 		    (unsigned long long)vm->limits.max_analysis_bytes);
-	vm->oom = true;
 	return fail(vm, PW_INTERNAL, "out of memory");
 }
 
@@ -525,10 +523,8 @@ add_reason(struct pvm *vm, enum pw_code code, uint64_t pos, const char *detail)
 		size_t new_cap = vm->reasons_cap ? vm->reasons_cap * 2 : 8;
 		void *p = realloc(vm->reasons, new_cap * sizeof(*r));
 
-		if (p == NULL) {
-			vm->oom = true;
+		if (p == NULL)
 			return;
-		}
 		vm->vector_bytes += (new_cap - vm->reasons_cap) * sizeof(*r);
 		vm->reasons = p;
 		vm->reasons_cap = new_cap;
@@ -850,7 +846,6 @@ memo_put(struct pvm *vm, uint64_t key, struct pv *value)
 		    "analysis memory above %llu bytes",
 		    (unsigned long long)vm->limits.max_analysis_bytes);
 	default:
-		vm->oom = true;
 		return fail(vm, PW_INTERNAL, "out of memory");
 	}
 }
@@ -2050,30 +2045,12 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 				i += n;
 				break;
 			}
+			/* Split across calls, a line, or a failure to come:
+			 * one byte at a time through the state machine. */
 			vm->op_pos = vm->pos;
 			vm->pos++;
 			i++;
-			if (begin_op(vm, buf[i - 1]) < 0 || vm->rstate != RS_FIXED ||
-			    avail - 1 < vm->fixed_need)
-				break;
-			/* The whole fixed argument is here: decode it without
-			 * another trip round the loop, and its data too if
-			 * that is all here as well. */
-			n = vm->fixed_need;
-			vm->arg = decode_fixed(buf + i, n);
-			vm->pos += n;
-			i += n;
-			vm->rstate = RS_OPCODE;
-			if (!arg_has_data(vm->op->arg)) {
-				execute(vm);
-			} else if (begin_data(vm) == 0 &&
-			    vm->data_left <= avail - 1 - n) {
-				n = feed_data(vm, buf + i, (size_t)vm->data_left);
-				vm->pos += n;
-				i += n;
-				vm->rstate = RS_OPCODE;
-				finish_data(vm);
-			}
+			begin_op(vm, buf[i - 1]);
 			break;
 		case RS_FIXED:
 			n = vm->fixed_need - vm->fixed_have;
@@ -2291,7 +2268,6 @@ pvm_begin(struct pvm *vm)
 	vm->n_marks = 0;
 	memset(&vm->report, 0, sizeof(vm->report));
 	publish(vm);
-	vm->oom = false;
 }
 
 /**
@@ -2350,8 +2326,8 @@ pvm_free(struct pvm *vm)
 	free(vm->stack);
 	free(vm->marks);
 	free(vm->line);
+	free(vm->reasons);
 	free(vm->imports);
 	free(vm->calls);
-	free(vm->reasons);
 	free(vm);
 }

@@ -421,8 +421,8 @@ struct pvm {
 	size_t imports_cap;
 	struct pvm_call *calls;
 	size_t calls_cap;
-	struct pvm_reason *reasons;
-	size_t reasons_cap;
+	struct pvm_reason reason;	/* the one that ended the analysis */
+	char reason_detail[PW_ERROR_MESSAGE_MAX];
 };
 
 static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
@@ -508,36 +508,23 @@ publish(struct pvm *vm)
 {
 	vm->report.imports = vm->imports;
 	vm->report.calls = vm->calls;
-	vm->report.reasons = vm->reasons;
+	vm->report.reasons = &vm->reason;
 }
 
+/*
+ * A pickle gets at most one reason from the pvm, the one that ended its
+ * analysis (fail() and pvm_finish() each act only once), so the reason has
+ * a slot of its own: reporting it can never fail for lack of memory, and a
+ * failed report always says why.
+ */
 static void
 add_reason(struct pvm *vm, enum pw_code code, uint64_t pos, const char *detail)
 {
-	struct pvm_reason *r;
-	const char *copy;
-
-	/* A reason must never be lost to the memory limit it reports on, so
-	 * the slot is reserved before the limit is enforced. */
-	if (vm->report.n_reasons == vm->reasons_cap) {
-		size_t new_cap = vm->reasons_cap ? vm->reasons_cap * 2 : 8;
-		void *p = realloc(vm->reasons, new_cap * sizeof(*r));
-
-		if (p == NULL)
-			return;
-		vm->vector_bytes += (new_cap - vm->reasons_cap) * sizeof(*r);
-		vm->reasons = p;
-		vm->reasons_cap = new_cap;
-	}
-	copy = NULL;
-	if (code != PW_LIMIT_ANALYSIS_MEMORY && code != PW_INTERNAL)
-		copy = vm_strdup(vm, detail, strlen(detail));
-	r = &vm->reasons[vm->report.n_reasons++];
-	r->code = code;
-	r->pos = pos;
-	r->detail = copy != NULL ? copy :
-	    code == PW_LIMIT_ANALYSIS_MEMORY ? "analysis memory limit" :
-	    code == PW_INTERNAL ? "out of memory" : "";
+	snprintf(vm->reason_detail, sizeof(vm->reason_detail), "%s", detail);
+	vm->reason.code = code;
+	vm->reason.pos = pos;
+	vm->reason.detail = vm->reason_detail;
+	vm->report.n_reasons = 1;
 	publish(vm);
 }
 
@@ -2326,7 +2313,6 @@ pvm_free(struct pvm *vm)
 	free(vm->stack);
 	free(vm->marks);
 	free(vm->line);
-	free(vm->reasons);
 	free(vm->imports);
 	free(vm->calls);
 	free(vm);

@@ -9,33 +9,39 @@ CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iproxy
-LDLIBS_PW  = -lcrypto
+LDLIBS_PW  = -lcrypto -lpcre2-8
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 B = build
 MAKEFLAGS += --no-print-directory
 PROXY_SRC = $(sort $(wildcard proxy/*.c))
-LIB_SRC   = $(filter-out proxy/main.c,$(PROXY_SRC))
+# The denylist layer (rules/gadgets.rules) is compiled into the binary.
+GEN_SRC   = $(B)/gen/denylist.c
+LIB_SRC   = $(filter-out proxy/main.c,$(PROXY_SRC)) $(GEN_SRC)
 HDRS      = $(wildcard proxy/*.h) tests/unit/unit.h
 UNIT_SRC  = $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test unit unit-asan cli fuzz-corpus soundness fuzz bench run clean deps
+.PHONY: all test unit unit-asan cli rules-test fuzz-corpus soundness fuzz bench run clean deps
 
 # Debian 12 packages the build and the tests need; `make deps` installs the
 # missing ones (as root), and `make run` / `make test` call it first.
 DEB_PACKAGES = make gcc clang libclang-rt-14-dev pkg-config check libsubunit-dev \
-	libssl-dev libpcre2-dev python3
+	libssl-dev libpcre2-dev python3 python3-numpy
 
 all: $(B)/picklewall
 
 # ---- normal build -------------------------------------------------------
+$(B)/gen/denylist.c: rules/gadgets.rules proxy/gen_denylist.py | $(B)/gen
+	$(PYTHON) proxy/gen_denylist.py $< $@
 $(B)/obj/%.o: proxy/%.c $(HDRS) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(B)/libpw.a: $(patsubst proxy/%.c,$(B)/obj/%.o,$(LIB_SRC))
+$(B)/obj/denylist.o: $(B)/gen/denylist.c | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/libpw.a: $(patsubst proxy/%.c,$(B)/obj/%.o,$(filter proxy/%,$(LIB_SRC))) $(B)/obj/denylist.o
 	rm -f $@ && ar rcs $@ $^
 $(B)/picklewall: $(B)/obj/main.o $(B)/libpw.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_PW)
@@ -45,7 +51,9 @@ $(B)/test_unit: $(UNIT_SRC) $(B)/libpw.a $(HDRS)
 # ---- ASan + UBSan build -------------------------------------------------
 $(B)/asan/obj/%.o: proxy/%.c $(HDRS) | $(B)/asan/obj
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
-$(B)/asan/libpw.a: $(patsubst proxy/%.c,$(B)/asan/obj/%.o,$(LIB_SRC))
+$(B)/asan/obj/denylist.o: $(B)/gen/denylist.c | $(B)/asan/obj
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
+$(B)/asan/libpw.a: $(patsubst proxy/%.c,$(B)/asan/obj/%.o,$(filter proxy/%,$(LIB_SRC))) $(B)/asan/obj/denylist.o
 	rm -f $@ && ar rcs $@ $^
 $(B)/asan/picklewall: $(B)/asan/obj/main.o $(B)/asan/libpw.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_PW)
@@ -56,7 +64,7 @@ $(B)/asan/test_unit: $(UNIT_SRC) $(B)/asan/libpw.a $(HDRS)
 $(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(B)/fuzz
 	$(CLANG) $(CSTD) $(WARN) -O1 -g -Iproxy -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LDLIBS_PW)
 
-$(B)/obj $(B)/asan/obj $(B)/fuzz:
+$(B)/obj $(B)/asan/obj $(B)/fuzz $(B)/gen:
 	mkdir -p $@
 
 deps:
@@ -87,6 +95,10 @@ fuzz-corpus: $(FUZZ_BINS)
 	  echo "fuzz corpus: $$n"; \
 	  $$h -runs=0 fuzz/corpus/$$n >$(B)/fuzz/$$n.log 2>&1 || { tail -40 $(B)/fuzz/$$n.log; exit 1; }; \
 	  grep -E 'Done|INFO: seed corpus' $(B)/fuzz/$$n.log | tail -1; done
+# Every case under tests/rules/: real producers, a rule file, the expected
+# verdicts and rule ids (tests/rules/README.md).
+rules-test: $(B)/asan/picklewall
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/rules/run.py --binary $(B)/asan/picklewall
 soundness: $(B)/asan/picklewall
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/soundness/run.py --binary $(B)/asan/picklewall
 

@@ -41,6 +41,8 @@ struct findings {
 	size_t n_reasons, reasons_cap;
 	struct pvm_reason *policy_reasons;
 	size_t n_policy_reasons, policy_reasons_cap;
+	struct analysis_hit *hits;
+	size_t n_hits, hits_cap;
 	struct arena *pool;	/* the strings; created on first use */
 	uint64_t array_bytes;	/* the arrays; with the pool, bounded */
 	bool overflow;		/* something was dropped at the bound */
@@ -73,6 +75,10 @@ struct analysis {
 
 	uint64_t max_findings_bytes;
 	struct findings out;
+
+	struct policy *own_policy;	/* policy_builtin() when none given */
+	const struct policy *policy;
+	struct policy_eval *eval;
 };
 
 static const struct pvm_reason oom_reason = {
@@ -166,6 +172,7 @@ findings_reset(struct findings *f)
 	if (f->pool != NULL)
 		arena_reset(f->pool);
 	f->n_imports = f->n_calls = f->n_reasons = f->n_policy_reasons = 0;
+	f->n_hits = 0;
 	f->overflow = false;
 	f->oom = false;
 }
@@ -178,6 +185,7 @@ findings_free(struct findings *f)
 	free(f->calls);
 	free(f->reasons);
 	free(f->policy_reasons);
+	free(f->hits);
 }
 
 /* ---- copying one finding into the store ------------------------------ */
@@ -225,7 +233,9 @@ append_call(struct analysis *a, const void *elem)
 	dst = &f->calls[f->n_calls];
 	*dst = *src;	/* why is static text */
 	if (copy_str(f, a->max_findings_bytes, &dst->callable,
-	    src->callable) < 0)
+	    src->callable) < 0 ||
+	    copy_str(f, a->max_findings_bytes, &dst->args, src->args) < 0 ||
+	    copy_str(f, a->max_findings_bytes, &dst->pid, src->pid) < 0)
 		return -1;
 	f->n_calls++;
 	return 0;
@@ -368,6 +378,7 @@ call_hash(const void *e)
 	h = hash_bytes(h, &c->op, sizeof(c->op));
 	h = hash_bytes(h, &c->pos, sizeof(c->pos));
 	h = hash_str(h, c->callable);
+	h = hash_str(h, c->args);
 	return c->callable.ptr != NULL ? h : hash_str(h, call_why(c));
 }
 
@@ -377,7 +388,7 @@ call_equal(const void *x, const void *y)
 	const struct pvm_call *a = x, *b = y;
 
 	if (a->op != b->op || a->pos != b->pos ||
-	    !str_equal(a->callable, b->callable))
+	    !str_equal(a->callable, b->callable) || !str_equal(a->args, b->args))
 		return false;
 	return a->callable.ptr != NULL || str_equal(call_why(a), call_why(b));
 }
@@ -577,20 +588,43 @@ collect(struct analysis *a, bool with_models)
 	return 0;
 }
 
+/* policy_hit_fn: keep the rule and a copy of what it matched. */
+static int
+add_hit(void *cookie, const struct policy_rule_info *rule, const char *matched,
+    size_t len)
+{
+	struct analysis *a = cookie;
+	struct findings *f = &a->out;
+	struct analysis_hit *h;
+	struct pvm_str src = { matched, len };
+
+	if (grow(f, a->max_findings_bytes, (void **)&f->hits, &f->hits_cap,
+	    f->n_hits + 1, sizeof(*h)) < 0)
+		return -1;
+	h = &f->hits[f->n_hits];
+	h->rule = rule;
+	if (copy_str(f, a->max_findings_bytes, &h->matched, src) < 0)
+		return -1;
+	f->n_hits++;
+	return 0;
+}
+
 /* Run the policy and move its reasons after the analysis reasons. */
 static int
-decide(struct analysis *a, enum analysis_verdict *verdict)
+decide(struct analysis *a, int protocol, uint64_t length,
+    enum analysis_verdict *verdict)
 {
 	struct findings *f = &a->out;
 	struct policy_findings pf = {
-		f->n_imports, f->n_calls, f->n_reasons,
+		protocol, length, f->n_imports, f->n_calls, f->n_reasons,
 		f->imports, f->calls, f->reasons,
 	};
 	enum policy_verdict pv;
 	int rc;
 
-	rc = policy_builtin_decide(&pf, add_policy_reason, a, &pv);
-	*verdict = pv == POLICY_ALLOW ? ANALYSIS_ALLOW : ANALYSIS_DENY;
+	rc = policy_decide(a->eval, &pf, add_policy_reason, add_hit, a, &pv);
+	*verdict = pv == POLICY_ALLOW ? ANALYSIS_ALLOW :
+	    pv == POLICY_WOULD_DENY ? ANALYSIS_WOULD_DENY : ANALYSIS_DENY;
 	if (f->n_policy_reasons == 0)
 		return rc;
 	if (grow(f, a->max_findings_bytes, (void **)&f->reasons,
@@ -620,9 +654,17 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	uint64_t bound = a->max_findings_bytes;
 	size_t k;
 
+	if (with_models) {
+		for (k = 0; k < a->n_models; k++) {
+			r = pvm_report(a->models[k]);
+			if (furthest == NULL || r->length > furthest->length)
+				furthest = r;
+		}
+	}
 	findings_reset(f);
 	if (collect(a, with_models) == 0 && is_pickle)
-		(void)decide(a, &verdict);
+		(void)decide(a, furthest != NULL ? furthest->protocol : 0,
+		    a->stream_pos - a->msg_offset, &verdict);
 	else if (!is_pickle && !f->overflow && !f->oom)
 		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
 	if (f->overflow && !f->oom) {
@@ -649,12 +691,7 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	 * framer: it is the next one. */
 	msg->handshake_index = is_pickle ? 0 : a->fmsg.handshake_index != 0 ?
 	    a->fmsg.handshake_index : a->handshakes_seen + 1;
-	if (with_models) {
-		for (k = 0; k < a->n_models; k++) {
-			r = pvm_report(a->models[k]);
-			if (furthest == NULL || r->length > furthest->length)
-				furthest = r;
-		}
+	if (furthest != NULL) {
 		msg->protocol = furthest->protocol;
 		msg->opcodes = furthest->opcodes;
 	}
@@ -671,6 +708,8 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 		msg->calls = f->calls;
 		msg->n_reasons = f->n_reasons;
 		msg->reasons = f->reasons;
+		msg->n_hits = f->n_hits;
+		msg->hits = f->hits;
 	}
 	msg->stream_ends = stream_ends;
 
@@ -813,7 +852,8 @@ struct analysis *
 analysis_new(const struct analysis_config *config)
 {
 	struct analysis *a;
-	uint64_t msg_bytes, per_model;
+	struct pvm_limits limits;
+	uint64_t per_model;
 	size_t k;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -846,22 +886,30 @@ analysis_new(const struct analysis_config *config)
 		if (a->models[k] == NULL)
 			goto err2;
 	}
+	a->policy = config->policy;
+	if (a->policy == NULL &&
+	    (a->policy = a->own_policy = policy_builtin()) == NULL)
+		goto err2;
+	if ((a->eval = policy_eval_new(a->policy)) == NULL)
+		goto err2;
+	for (k = 0; k < a->n_models; k++)
+		pvm_set_extensions(a->models[k], policy_ext_lookup,
+		    (void *)(uintptr_t)a->policy);
 
 	/* The findings are copies of what the models hold, plus one policy
 	 * reason each: bound them by twice the models' own memory bound
 	 * (pvm_new's default when none is given). */
-	msg_bytes = config->limits.max_message_bytes != 0 ?
-	    config->limits.max_message_bytes : PVM_DEFAULT_MAX_MESSAGE_BYTES;
-	per_model = config->limits.max_analysis_bytes != 0 ?
-	    config->limits.max_analysis_bytes :
-	    msg_bytes > (UINT64_MAX - (1 << 20)) / 16 ? UINT64_MAX :
-	    msg_bytes * 16 + (1 << 20);
+	limits = config->limits;
+	pvm_limits_resolve(&limits);
+	per_model = limits.max_analysis_bytes;
 	a->max_findings_bytes = per_model > UINT64_MAX / 2 / a->n_models ?
 	    UINT64_MAX : per_model * 2 * a->n_models;
 	a->state = AS_BETWEEN;
 	return a;
 
 err2:
+	policy_eval_free(a->eval);
+	policy_free(a->own_policy);
 	for (k = 0; k < MAX_MODELS; k++)
 		pvm_free(a->models[k]);
 	frame_free(a->frame);
@@ -886,6 +934,8 @@ analysis_free(struct analysis *a)
 		pvm_free(a->models[k]);
 	frame_free(a->frame);
 	findings_free(&a->out);
+	policy_eval_free(a->eval);
+	policy_free(a->own_policy);
 	free(a);
 }
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "policy.h"
 #include "pvm.h"
 #include "pw_error.h"
 
@@ -30,13 +31,23 @@ enum analysis_memo {
 
 struct analysis_config {
 	struct frame_config frame;
-	struct pvm_limits limits;
+	struct pvm_limits limits;	/* as given: policy_limits() is the
+					 * caller's to apply */
 	enum analysis_memo memo;
+	const struct policy *policy;	/* NULL: policy_builtin(); else it
+					 * must outlive the analysis */
 };
 
 enum analysis_verdict {
 	ANALYSIS_ALLOW,
 	ANALYSIS_DENY,
+	ANALYSIS_WOULD_DENY,	/* the policy's mode is detect */
+};
+
+/* A rule that decided something in a message, and what it matched. */
+struct analysis_hit {
+	const struct policy_rule_info *rule;	/* owned by the policy */
+	struct pvm_str matched;
 };
 
 /* One finished message.  Arrays are owned by the analysis and valid until
@@ -54,6 +65,8 @@ struct analysis_message {
 	const struct pvm_import *imports;	/* union over memo models */
 	const struct pvm_call *calls;
 	const struct pvm_reason *reasons;	/* analysis and policy reasons */
+	size_t n_hits;
+	const struct analysis_hit *hits;
 	bool stream_ends;	/* the stream cannot continue after this */
 };
 

@@ -19,9 +19,12 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "analysis.h"
 #include "json.h"
+#include "policy.h"
 #include "pvm.h"
 #include "render.h"
 
@@ -34,6 +37,7 @@
 #define EXIT_NOINPUT	66	/* EX_NOINPUT: an input could not be read */
 #define EXIT_SOFTWARE	70	/* EX_SOFTWARE: out of memory, internal */
 #define EXIT_IOERR	74	/* EX_IOERR: the output could not be written */
+#define EXIT_CONFIG	78	/* EX_CONFIG: a rule file is wrong */
 
 #define READ_CHUNK_BYTES (64 * 1024)
 
@@ -51,6 +55,8 @@ struct scan_options {
 	enum output_format format;
 	bool memo_given;
 	bool handshake_given;
+	const char *rules_path;	/* NULL: the built-in policy */
+	bool strict;
 	char **files;
 	size_t n_files;
 };
@@ -64,10 +70,12 @@ struct message_bytes {
 };
 
 static const char usage_text[] =
-    "usage: picklewall scan [--framing raw|len32|mp] [--mp-handshake 0|3]\n"
+    "usage: picklewall scan [--rules FILE [--strict]] [--framing raw|len32|mp]\n"
+    "                       [--mp-handshake 0|3]\n"
     "                       [--memo per-message|persistent|both]\n"
     "                       [--format json|text] [--max-message-bytes SIZE]\n"
     "                       FILE|- ...\n"
+    "       picklewall -t --rules FILE [--strict]\n"
     "       picklewall opcodes\n"
     "       picklewall --help | --version\n";
 
@@ -75,16 +83,25 @@ static const char help_text[] =
     "picklewall: an inline firewall for Python pickle streams.\n"
     "\n"
     "usage: picklewall scan [OPTION]... FILE|- ...\n"
+    "       picklewall -t --rules FILE [--strict]\n"
     "       picklewall opcodes\n"
     "       picklewall --help | --version\n"
     "\n"
     "scan reads each FILE (\"-\" is standard input) as one client byte\n"
     "stream, splits it into messages, analyzes every pickle without\n"
     "executing it and prints one verdict per message: the same analysis\n"
-    "and policy as the proxy.  Under the built-in policy a pickle is\n"
-    "allowed only if it imports nothing, calls nothing and is well formed.\n"
+    "and policy as the proxy.  Without --rules a pickle is allowed only\n"
+    "if it imports nothing, calls nothing and is well formed.\n"
+    "\n"
+    "-t loads and checks a rule file (and what it includes) and exits:\n"
+    "0 with a summary line, or 78 with every error as FILE:LINE:COL.\n"
     "\n"
     "options (\"--opt VALUE\" or \"--opt=VALUE\"; \"--\" ends the options):\n"
+    "  --rules FILE             decide with this rule file (the language is\n"
+    "                           in rules/REFERENCE.md); the built-in\n"
+    "                           denylist (gadgets.rules) always comes first\n"
+    "  --strict                 rule-file warnings (rules that can never\n"
+    "                           match, duplicate ids) are errors\n"
     "  --framing raw|len32|mp   how messages are delimited (default raw)\n"
     "      raw    consecutive pickles, each ending at its STOP opcode\n"
     "      len32  4-byte big-endian length + pickle (logging SocketHandler)\n"
@@ -102,17 +119,20 @@ static const char help_text[] =
     "  --max-message-bytes SIZE largest message (payload) accepted; a bigger\n"
     "                           one is denied and ends the stream.  SIZE is\n"
     "                           bytes, or with a K, M or G suffix (KiB, MiB,\n"
-    "                           GiB); default 64M\n"
+    "                           GiB); default 64M.  A rule file's\n"
+    "                           `limit message_bytes` takes precedence\n"
     "  --help                   this text\n"
     "\n"
     "output, one record per message:\n"
     "  json  one object per line: file, offset, length (stream bytes of the\n"
     "        whole message, header included), sha256 (of those bytes),\n"
-    "        protocol, kind (pickle|handshake), verdict (allow|deny),\n"
-    "        reasons [{code, detail, pos}], imports [{module, name, op, pos,\n"
-    "        raw_module and raw_name if remapped, ext_code for EXT ops}],\n"
-    "        calls [{op, callable or null, why if null, pos}]; pos is an\n"
-    "        offset in the pickle.  See README.md for every field.\n"
+    "        protocol, kind (pickle|handshake), verdict (allow|deny|\n"
+    "        would_deny), reasons [{code, detail, pos}], imports [{module,\n"
+    "        name, op, pos, raw_module and raw_name if remapped, ext_code\n"
+    "        for EXT ops}], calls [{op, callable or null, why if null,\n"
+    "        args, pid, pos}], rules [{id, rev, msg, severity, tags,\n"
+    "        action, matched}]; pos is an offset in the pickle.  See\n"
+    "        README.md for every field.\n"
     "  text  a header line per message (file, offset, length, protocol,\n"
     "        ALLOW or DENY), then every reason, import and call with the\n"
     "        opcodes around it.\n"
@@ -124,16 +144,18 @@ static const char help_text[] =
     "argument kind, protocol that introduced it.\n"
     "\n"
     "exit status:\n"
-    "   0  every message of every input was allowed\n"
-    "   1  some message was denied\n"
+    "   0  every message of every input was allowed (-t: the rules load)\n"
+    "   1  some message was denied (or would be, in mode detect)\n"
     "  64  usage error\n"
     "  66  an input could not be opened or read (the other inputs are\n"
     "      still scanned; 66 wins over 1)\n"
     "  70  internal error (out of memory)\n"
-    "  74  the output could not be written\n";
+    "  74  the output could not be written\n"
+    "  78  the rule file has errors\n";
 
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+static struct policy *load_rules(const char *path, bool strict);
 
 /* Report a usage error and return EXIT_USAGE. */
 static int
@@ -228,6 +250,8 @@ set_option(struct scan_options *opt, const char *name, const char *value)
 		else
 			return usage_error("unknown format '%s' (json, text)",
 			    value);
+	} else if (strcmp(name, "rules") == 0) {
+		opt->rules_path = value;
 	} else if (strcmp(name, "max-message-bytes") == 0) {
 		if (parse_size(value, &bytes) < 0)
 			return usage_error("bad --max-message-bytes '%s': "
@@ -246,7 +270,7 @@ option_takes_value(const char *name)
 {
 	return strcmp(name, "framing") == 0 ||
 	    strcmp(name, "mp-handshake") == 0 || strcmp(name, "memo") == 0 ||
-	    strcmp(name, "format") == 0 ||
+	    strcmp(name, "format") == 0 || strcmp(name, "rules") == 0 ||
 	    strcmp(name, "max-message-bytes") == 0;
 }
 
@@ -283,6 +307,10 @@ parse_scan(int argc, char **argv, struct scan_options *opt)
 		}
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
 			return -1;
+		if (strcmp(arg, "--strict") == 0) {
+			opt->strict = true;
+			continue;
+		}
 		if (arg[1] != '-')
 			return usage_error("unknown option '%s'", arg);
 		eq = strchr(arg + 2, '=');
@@ -304,6 +332,8 @@ parse_scan(int argc, char **argv, struct scan_options *opt)
 			return rc;
 	}
 
+	if (opt->strict && opt->rules_path == NULL)
+		return usage_error("%s", "--strict needs --rules");
 	if (opt->n_files == 0)
 		return usage_error("%s", "scan needs at least one FILE or -");
 	if (opt->handshake_given && opt->config.frame.kind != FRAME_MP)
@@ -507,6 +537,7 @@ cmd_scan(int argc, char **argv)
 	struct scan_options opt;
 	struct message_bytes mb;
 	struct json *j = NULL;
+	struct policy *policy = NULL;
 	uint8_t *chunk = NULL;
 	size_t i;
 	int rc, worst = EXIT_ALLOWED;
@@ -519,6 +550,24 @@ cmd_scan(int argc, char **argv)
 			return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
 		}
 		return rc;
+	}
+	if (opt.rules_path != NULL) {
+		if ((policy = load_rules(opt.rules_path, opt.strict)) == NULL) {
+			free(opt.files);
+			return EXIT_CONFIG;
+		}
+		/* The rule file's limits win over --max-message-bytes. */
+		policy_limits(policy, &opt.config.limits);
+		opt.config.frame.max_message_bytes =
+		    opt.config.limits.max_message_bytes;
+		opt.config.policy = policy;
+	}
+	if (opt.config.frame.max_message_bytes > SIZE_MAX -
+	    FRAME_HEADER_MAX_BYTES) {
+		fputs("picklewall: message_bytes too large for memory\n",
+		    stderr);
+		worst = EXIT_CONFIG;
+		goto done;
 	}
 	mb.max_bytes = (size_t)opt.config.frame.max_message_bytes +
 	    FRAME_HEADER_MAX_BYTES;
@@ -541,11 +590,78 @@ cmd_scan(int argc, char **argv)
 		    strerror(errno));
 
 done:
+	policy_free(policy);
 	free(chunk);
 	json_free(j);
 	free(mb.buf);
 	free(opt.files);
 	return worst;
+}
+
+/* ---- rules ----------------------------------------------------------- */
+
+/* policy_diag_fn: FILE:LINE:COL: error|warning: message, on stderr. */
+static void
+print_diag(void *cookie, const struct policy_diag *d)
+{
+	(void)cookie;
+	if (d->file != NULL)
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", d->file, d->line, d->col,
+		    d->warning ? "warning" : "error", d->message);
+	else
+		fprintf(stderr, "picklewall: %s: %s\n",
+		    d->warning ? "warning" : "error", d->message);
+}
+
+static struct policy *
+load_rules(const char *path, bool strict)
+{
+	struct policy *p;
+
+	p = policy_load_file(path, strict ? POLICY_LOAD_STRICT : 0,
+	    print_diag, NULL);
+	if (p == NULL)
+		fprintf(stderr, "picklewall: %s: the rules were not loaded\n",
+		    path);
+	return p;
+}
+
+/* picklewall -t --rules FILE [--strict] */
+static int
+cmd_test(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct pvm_limits limits;
+	struct policy *p;
+	bool strict = false;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--strict") == 0)
+			strict = true;
+		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--rules=", 8) == 0)
+			path = argv[i] + 8;
+		else
+			return usage_error("-t takes --rules FILE [--strict], "
+			    "not '%s'", argv[i]);
+	}
+	if (path == NULL)
+		return usage_error("%s", "-t needs --rules FILE");
+	if ((p = load_rules(path, strict)) == NULL)
+		return EXIT_CONFIG;
+	memset(&limits, 0, sizeof(limits));
+	policy_limits(p, &limits);
+	pvm_limits_resolve(&limits);
+	printf("%s: OK: %zu rules (and %zu built-in denylist rules), mode %s, "
+	    "message_bytes %llu\n", path, policy_rule_count(p, true),
+	    policy_rule_count(p, false) - policy_rule_count(p, true),
+	    policy_mode(p) == POLICY_MODE_DETECT ? "detect" : "enforce",
+	    (unsigned long long)limits.max_message_bytes);
+	policy_free(p);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALLOWED :
+	    EXIT_IOERR;
 }
 
 /* ---- opcodes --------------------------------------------------------- */
@@ -589,14 +705,20 @@ main(int argc, char **argv)
 		return cmd_scan(argc - 2, argv + 2);
 	if (strcmp(argv[1], "opcodes") == 0)
 		return cmd_opcodes(argc - 2, argv + 2);
+	if (strcmp(argv[1], "-t") == 0)
+		return cmd_test(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(help_text, stdout);
 		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("picklewall %s\n%s\n", PICKLEWALL_VERSION,
-		    OpenSSL_version(OPENSSL_VERSION));
+		char pcre[64];
+
+		if (pcre2_config(PCRE2_CONFIG_VERSION, pcre) < 0)
+			snprintf(pcre, sizeof(pcre), "unknown");
+		printf("picklewall %s\n%s\nPCRE2 %s\n", PICKLEWALL_VERSION,
+		    OpenSSL_version(OPENSSL_VERSION), pcre);
 		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
 	}
 	return usage_error("unknown command '%s' (scan, opcodes, --help, "

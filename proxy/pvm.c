@@ -314,9 +314,15 @@ struct pv {
 		struct {
 			const char *name; /* "module.qualname"; NULL unknown */
 			size_t len;
-			const char *why;  /* why name is NULL */
+			union {
+				size_t module_len; /* name != NULL */
+				const char *why;   /* why name is NULL */
+			};
 		} origin;		/* PV_GLOBAL, PV_OBJECT */
-		uint64_t calls_at_creation;	/* PV_DICT */
+		struct {
+			uint64_t calls_at_creation;	/* PV_DICT */
+			uint64_t items;	/* put in by opcodes */
+		} coll;			/* PV_LIST, PV_DICT, PV_SET, PV_FROZENSET */
 		struct pv *moved_to;		/* PVF_MOVED */
 	} u;
 };
@@ -423,6 +429,15 @@ struct pvm {
 	size_t calls_cap;
 	struct pvm_reason reason;	/* the one that ended the analysis */
 	char reason_detail[PW_ERROR_MESSAGE_MAX];
+
+	/* EXT codes, as the server's copyreg registry maps them. */
+	pvm_ext_lookup_fn *ext_lookup;
+	void *ext_cookie;
+
+	/* A call's argument shape, written here before it is kept. */
+	char shape[PVM_SHAPE_MAX_BYTES];
+	size_t shape_len;
+	bool shape_overflow;
 };
 
 static int fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
@@ -648,6 +663,7 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 		    &v->u.origin.len);
 		if (v->u.origin.name == NULL)
 			return NULL;
+		v->u.origin.module_len = mapped_module.len;
 	} else {
 		v->u.origin.why = ext_code != 0 ?
 		    "extension code with no configured mapping" :
@@ -656,65 +672,230 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 	return v;
 }
 
-/* Record a call; ${name} NULL means unknown, explained by ${why}. */
-static int
-record_call(struct pvm *vm, const char *name, size_t len, const char *why)
+/* Record a call; ${name} NULL means unknown, explained by ${why}.  Returns
+ * the record, valid until the next call is recorded, or NULL on failure. */
+static struct pvm_call *
+record_call(struct pvm *vm, const char *name, size_t len, size_t module_len,
+    const char *why)
 {
 	struct pvm_call *c;
 
 	if (vm_grow(vm, (void **)&vm->calls, &vm->calls_cap,
 	    vm->report.n_calls + 1, sizeof(*c)) < 0)
-		return -1;
+		return NULL;
 	c = &vm->calls[vm->report.n_calls++];
+	memset(c, 0, sizeof(*c));
 	c->op = vm->op->code;
 	c->pos = vm->op_pos;
 	c->callable.ptr = name;
 	c->callable.len = name != NULL ? len : 0;
+	c->module_len = name != NULL ? module_len : 0;
 	c->why = name != NULL ? NULL : why;
 	vm->calls_total++;
 	publish(vm);
-	return 0;
+	return c;
 }
 
 /* Record a call of ${callee} itself (REDUCE, NEWOBJ, OBJ, INST). */
-static int
+static struct pvm_call *
 record_call_of(struct pvm *vm, const struct pv *callee)
 {
 	if (callee->kind == PV_GLOBAL && callee->u.origin.name != NULL)
 		return record_call(vm, callee->u.origin.name,
-		    callee->u.origin.len, NULL);
+		    callee->u.origin.len, callee->u.origin.module_len, NULL);
 	if (callee->kind == PV_GLOBAL)
-		return record_call(vm, NULL, 0, callee->u.origin.why);
-	return record_call(vm, NULL, 0, "callable is the result of a call");
+		return record_call(vm, NULL, 0, 0, callee->u.origin.why);
+	return record_call(vm, NULL, 0, 0, "callable is the result of a call");
 }
 
 /* Record a call of method ${method} of ${target} (BUILD, APPENDS, ...). */
-static int
+static struct pvm_call *
 record_method_call(struct pvm *vm, const struct pv *target, const char *method)
 {
 	const char *owner, *name;
-	size_t owner_len, len;
+	size_t owner_len, module_len, len;
 
 	if (target->flags & PVF_PLANTED)
-		return record_call(vm, NULL, 0,
+		return record_call(vm, NULL, 0, 0,
 		    "an earlier BUILD may have replaced this method");
 	if (pv_is_plain(target)) {
 		owner = target->kind == PV_LIST ? "builtins.list" :
 		    target->kind == PV_BYTEARRAY ? "builtins.bytearray" :
 		    "builtins.object";
 		owner_len = strlen(owner);
+		module_len = strlen("builtins");
 	} else if (target->u.origin.name != NULL) {
 		owner = target->u.origin.name;
 		owner_len = target->u.origin.len;
+		module_len = target->u.origin.module_len;
 	} else {
-		return record_call(vm, NULL, 0, target->kind == PV_GLOBAL ?
+		return record_call(vm, NULL, 0, 0, target->kind == PV_GLOBAL ?
 		    target->u.origin.why :
 		    "method of an object whose origin is unknown");
 	}
 	if ((name = join_name(vm, owner, owner_len, method, strlen(method),
 	    &len)) == NULL)
+		return NULL;
+	return record_call(vm, name, len, module_len, NULL);
+}
+
+/* ---- argument shapes (rules/REFERENCE.md) ---------------------------- */
+
+static void
+shape_put(struct pvm *vm, const char *p, size_t n)
+{
+	if (vm->shape_overflow || n > sizeof(vm->shape) - vm->shape_len) {
+		vm->shape_overflow = true;
+		return;
+	}
+	memcpy(vm->shape + vm->shape_len, p, n);
+	vm->shape_len += n;
+}
+
+static void
+shape_puts(struct pvm *vm, const char *z)
+{
+	shape_put(vm, z, strlen(z));
+}
+
+/* A str is written out only when a rule could name it: short, printable
+ * ASCII. */
+static bool
+shape_str_printable(struct pvm_str s)
+{
+	size_t i;
+
+	if (s.ptr == NULL || s.len > PVM_SHAPE_MAX_STR)
+		return false;
+	for (i = 0; i < s.len; i++)
+		if ((unsigned char)s.ptr[i] < 0x20 ||
+		    (unsigned char)s.ptr[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* A name is written out only when the notation can hold it (a name with
+ * blanks or punctuation could be read back as something else). */
+static bool
+shape_name_writable(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c >= 0x80))
+			return false;
+	}
+	return true;
+}
+
+static void shape_items(struct pvm *vm, struct pv *const *items, size_t n,
+    unsigned depth);
+
+static void
+shape_value(struct pvm *vm, const struct pv *v, unsigned depth)
+{
+	size_t i;
+
+	if (depth > PVM_SHAPE_MAX_DEPTH) {
+		shape_puts(vm, "?");
+		return;
+	}
+	switch (v->kind) {
+	case PV_STR:
+		if (!shape_str_printable(v->u.str)) {
+			shape_puts(vm, "str");
+			return;
+		}
+		shape_puts(vm, "\"");
+		for (i = 0; i < v->u.str.len; i++) {
+			if (v->u.str.ptr[i] == '"' || v->u.str.ptr[i] == '\\')
+				shape_puts(vm, "\\");
+			shape_put(vm, &v->u.str.ptr[i], 1);
+		}
+		shape_puts(vm, "\"");
+		return;
+	case PV_TUPLE:
+		shape_items(vm, v->u.tuple.items, v->u.tuple.n, depth);
+		return;
+	case PV_NONE:
+		shape_puts(vm, "None");
+		return;
+	case PV_GLOBAL:
+	case PV_OBJECT:
+		if (v->u.origin.name == NULL ||
+		    !shape_name_writable(v->u.origin.name, v->u.origin.len)) {
+			shape_puts(vm, "?");
+			return;
+		}
+		shape_put(vm, v->u.origin.name, v->u.origin.module_len);
+		shape_puts(vm, ":");
+		shape_put(vm, v->u.origin.name + v->u.origin.module_len + 1,
+		    v->u.origin.len - v->u.origin.module_len - 1);
+		if (v->kind == PV_OBJECT)
+			shape_puts(vm, "()");
+		return;
+	default:
+		shape_puts(vm, kind_names[v->kind]);
+		return;
+	}
+}
+
+static void
+shape_items(struct pvm *vm, struct pv *const *items, size_t n, unsigned depth)
+{
+	size_t i;
+
+	shape_puts(vm, "(");
+	for (i = 0; i < n && !vm->shape_overflow; i++) {
+		if (i > 0)
+			shape_puts(vm, ", ");
+		shape_value(vm, items[i], depth + 1);
+	}
+	shape_puts(vm, n == 1 ? ",)" : ")");
+}
+
+/* Keep the shape written since vm->shape_len was zeroed as ${c}'s args. */
+static int
+shape_keep(struct pvm *vm, struct pvm_call *c)
+{
+	const char *p;
+	size_t n;
+
+	if (vm->shape_overflow) {
+		p = "?";
+		n = 1;
+	} else {
+		p = vm->shape;
+		n = vm->shape_len;
+	}
+	if ((c->args.ptr = vm_strdup(vm, p, n)) == NULL)
 		return -1;
-	return record_call(vm, name, len, NULL);
+	c->args.len = n;
+	return 0;
+}
+
+/* ${c} receives the tuple ${items}[0, ${n}). */
+static int
+set_args_items(struct pvm *vm, struct pvm_call *c, struct pv *const *items,
+    size_t n)
+{
+	vm->shape_len = 0;
+	vm->shape_overflow = false;
+	shape_items(vm, items, n, 0);
+	return shape_keep(vm, c);
+}
+
+/* ${c} receives ${v} (REDUCE's args, BUILD's state, a persistent id). */
+static int
+set_args_value(struct pvm *vm, struct pvm_call *c, const struct pv *v)
+{
+	vm->shape_len = 0;
+	vm->shape_overflow = false;
+	shape_value(vm, v, 1);
+	return shape_keep(vm, c);
 }
 
 /* ---- stack, marks, memo ---------------------------------------------- */
@@ -851,7 +1032,7 @@ new_value(struct pvm *vm, enum pv_kind kind)
 	if (kind == PV_LIST || kind == PV_DICT || kind == PV_SET)
 		v->flags = PVF_UNHASHABLE;
 	if (kind == PV_DICT)
-		v->u.calls_at_creation = vm->calls_total;
+		v->u.coll.calls_at_creation = vm->calls_total;
 	return v;
 }
 
@@ -882,6 +1063,7 @@ new_object(struct pvm *vm, const struct pv *callee)
 	    callee->u.origin.name != NULL) {
 		v->u.origin.name = callee->u.origin.name;
 		v->u.origin.len = callee->u.origin.len;
+		v->u.origin.module_len = callee->u.origin.module_len;
 	} else {
 		v->u.origin.why = "result of a call to an unknown callable";
 	}
@@ -912,6 +1094,12 @@ pop_tuple(struct pvm *vm, size_t start)
 		vm->stack_len = start;
 		return &pv_empty_tuple;
 	}
+	if (n > vm->limits.max_container_items) {
+		fail(vm, PW_LIMIT_CONTAINER_ITEMS,
+		    "%s: more than %llu items in one tuple", vm->op->name,
+		    (unsigned long long)vm->limits.max_container_items);
+		return NULL;
+	}
 	if ((v = new_value(vm, PV_TUPLE)) == NULL)
 		return NULL;
 	if (n > SIZE_MAX / sizeof(*v->u.tuple.items) ||
@@ -936,6 +1124,18 @@ pop_tuple(struct pvm *vm, size_t start)
 	return v;
 }
 
+/* ${container} is about to hold ${more} more items. */
+static int
+add_items(struct pvm *vm, struct pv *container, uint64_t more)
+{
+	if (more > vm->limits.max_container_items - container->u.coll.items)
+		return fail(vm, PW_LIMIT_CONTAINER_ITEMS,
+		    "%s: more than %llu items in one container", vm->op->name,
+		    (unsigned long long)vm->limits.max_container_items);
+	container->u.coll.items += more;
+	return 0;
+}
+
 /* A container grew by ${item}: track its depth. */
 static int
 grow_depth(struct pvm *vm, struct pv *container, const struct pv *item)
@@ -957,10 +1157,10 @@ hash_key(struct pvm *vm, const struct pv *key)
 		return fail(vm, PW_TYPE_ERROR, "%s: unhashable %s",
 		    vm->op->name, kind_names[key->kind]);
 	if (!pv_is_plain(key))
-		return record_method_call(vm, key, "__hash__");
+		return record_method_call(vm, key, "__hash__") == NULL ? -1 : 0;
 	if (key->flags & PVF_HOLDS_OBJECT)
-		return record_call(vm, NULL, 0,
-		    "__hash__ of an object inside a tuple key");
+		return record_call(vm, NULL, 0, 0,
+		    "__hash__ of an object inside a tuple key") == NULL ? -1 : 0;
 	return 0;
 }
 
@@ -1009,7 +1209,8 @@ op_list(struct pvm *vm)
 
 	if (marker(vm, &mark) < 0)
 		return -1;
-	if ((list = new_value(vm, PV_LIST)) == NULL)
+	if ((list = new_value(vm, PV_LIST)) == NULL ||
+	    add_items(vm, list, vm->stack_len - mark) < 0)
 		return -1;
 	for (i = mark; i < vm->stack_len; i++)
 		if (grow_depth(vm, list, vm->stack[i]) < 0)
@@ -1029,7 +1230,8 @@ op_dict(struct pvm *vm)
 		return -1;
 	if ((vm->stack_len - mark) % 2 != 0)
 		return fail(vm, PW_TYPE_ERROR, "odd number of items for DICT");
-	if ((dict = new_value(vm, PV_DICT)) == NULL)
+	if ((dict = new_value(vm, PV_DICT)) == NULL ||
+	    add_items(vm, dict, (vm->stack_len - mark) / 2) < 0)
 		return -1;
 	for (i = mark; i < vm->stack_len; i += 2) {
 		if (hash_key(vm, vm->stack[i]) < 0 ||
@@ -1049,7 +1251,8 @@ op_frozenset(struct pvm *vm)
 
 	if (marker(vm, &mark) < 0)
 		return -1;
-	if ((set = new_value(vm, PV_FROZENSET)) == NULL)
+	if ((set = new_value(vm, PV_FROZENSET)) == NULL ||
+	    add_items(vm, set, vm->stack_len - mark) < 0)
 		return -1;
 	for (i = mark; i < vm->stack_len; i++)
 		if (hash_key(vm, vm->stack[i]) < 0 ||
@@ -1074,6 +1277,8 @@ do_append(struct pvm *vm, size_t x)
 		return 0;
 	target = vm->stack[x - 1];
 	if (target->kind == PV_LIST) {
+		if (add_items(vm, target, vm->stack_len - x) < 0)
+			return -1;
 		for (i = x; i < vm->stack_len; i++)
 			if (grow_depth(vm, target, vm->stack[i]) < 0)
 				return -1;
@@ -1081,7 +1286,7 @@ do_append(struct pvm *vm, size_t x)
 		return fail(vm, PW_TYPE_ERROR,
 		    "%s: '%s' object has no attribute 'extend' or 'append'",
 		    vm->op->name, kind_names[target->kind]);
-	} else if (record_method_call(vm, target, "extend") < 0) {
+	} else if (record_method_call(vm, target, "extend") == NULL) {
 		return -1;
 	}
 	vm->stack_len = x;
@@ -1114,6 +1319,8 @@ do_setitems(struct pvm *vm, size_t x)
 		return fail(vm, PW_TYPE_ERROR, "odd number of items for SETITEMS");
 	target = vm->stack[x - 1];
 	if (target->kind == PV_DICT) {
+		if (add_items(vm, target, (vm->stack_len - x) / 2) < 0)
+			return -1;
 		for (i = x; i < vm->stack_len; i += 2) {
 			if (hash_key(vm, vm->stack[i]) < 0 ||
 			    grow_depth(vm, target, vm->stack[i + 1]) < 0)
@@ -1125,7 +1332,7 @@ do_setitems(struct pvm *vm, size_t x)
 		return fail(vm, PW_TYPE_ERROR,
 		    "%s: '%s' object does not support item assignment",
 		    vm->op->name, kind_names[target->kind]);
-	} else if (record_method_call(vm, target, "__setitem__") < 0) {
+	} else if (record_method_call(vm, target, "__setitem__") == NULL) {
 		return -1;
 	}
 	vm->stack_len = x;
@@ -1158,6 +1365,8 @@ op_additems(struct pvm *vm)
 		return 0;
 	target = vm->stack[mark - 1];
 	if (target->kind == PV_SET) {
+		if (add_items(vm, target, vm->stack_len - mark) < 0)
+			return -1;
 		for (i = mark; i < vm->stack_len; i++)
 			if (hash_key(vm, vm->stack[i]) < 0 ||
 			    grow_depth(vm, target, vm->stack[i]) < 0)
@@ -1166,7 +1375,7 @@ op_additems(struct pvm *vm)
 		return fail(vm, PW_TYPE_ERROR,
 		    "ADDITEMS: '%s' object has no attribute 'add'",
 		    kind_names[target->kind]);
-	} else if (record_method_call(vm, target, "add") < 0) {
+	} else if (record_method_call(vm, target, "add") == NULL) {
 		return -1;
 	}
 	vm->stack_len = mark;
@@ -1182,7 +1391,7 @@ state_dict_clean(const struct pvm *vm, const struct pv *d)
 {
 	return d->kind == PV_NONE ||
 	    (d->kind == PV_DICT && !(d->flags & PVF_SUSPECT_KEYS) &&
-	    d->u.calls_at_creation == vm->calls_total);
+	    d->u.coll.calls_at_creation == vm->calls_total);
 }
 
 /* A plain dict that no opcode filled and no call could have touched. */
@@ -1190,7 +1399,7 @@ static bool
 dict_known_empty(const struct pvm *vm, const struct pv *d)
 {
 	return d->kind == PV_DICT && !(d->flags & PVF_HAS_ITEMS) &&
-	    d->u.calls_at_creation == vm->calls_total;
+	    d->u.coll.calls_at_creation == vm->calls_total;
 }
 
 /* load_build. */
@@ -1198,6 +1407,7 @@ PVM_HANDLER int
 op_build(struct pvm *vm)
 {
 	struct pv *state, *inst;
+	struct pvm_call *call;
 	bool clean;
 
 	if (vm->stack_len < 2 || vm->stack_len - 2 < fence(vm))
@@ -1222,7 +1432,8 @@ op_build(struct pvm *vm)
 	    (state->kind == PV_TUPLE && state->u.tuple.n == 2 &&
 	    state_dict_clean(vm, state->u.tuple.items[0]) &&
 	    state_dict_clean(vm, state->u.tuple.items[1]));
-	if (record_method_call(vm, inst, "__setstate__") < 0)
+	if ((call = record_method_call(vm, inst, "__setstate__")) == NULL ||
+	    set_args_value(vm, call, state) < 0)
 		return -1;
 	if (!clean)
 		inst->flags |= PVF_PLANTED;
@@ -1234,6 +1445,7 @@ PVM_HANDLER int
 op_reduce(struct pvm *vm)
 {
 	struct pv *args, *callable;
+	struct pvm_call *call;
 
 	if ((args = pop(vm)) == NULL || (callable = pop(vm)) == NULL)
 		return -1;
@@ -1245,7 +1457,8 @@ op_reduce(struct pvm *vm)
 		return fail(vm, PW_TYPE_ERROR,
 		    "REDUCE: argument list must be a tuple, not '%s'",
 		    kind_names[args->kind]);
-	if (record_call_of(vm, callable) < 0)
+	if ((call = record_call_of(vm, callable)) == NULL ||
+	    set_args_value(vm, call, args) < 0)
 		return -1;
 	return push(vm, new_object(vm, callable));
 }
@@ -1255,6 +1468,7 @@ PVM_HANDLER int
 op_newobj(struct pvm *vm, bool with_kwargs)
 {
 	struct pv *kwargs = NULL, *args, *cls;
+	struct pvm_call *call;
 
 	if (with_kwargs && (kwargs = pop(vm)) == NULL)
 		return -1;
@@ -1272,8 +1486,15 @@ op_newobj(struct pvm *vm, bool with_kwargs)
 		return fail(vm, PW_TYPE_ERROR,
 		    "%s kwargs argument must be a dict, not '%s'",
 		    vm->op->name, kind_names[kwargs->kind]);
-	if (record_call_of(vm, cls) < 0)
+	if ((call = record_call_of(vm, cls)) == NULL)
 		return -1;
+	if (kwargs == NULL) {
+		if (set_args_value(vm, call, args) < 0)
+			return -1;
+	} else if (set_args_items(vm, call, (struct pv *[]){ args, kwargs },
+	    2) < 0) {
+		return -1;
+	}
 	return push(vm, new_object(vm, cls));
 }
 
@@ -1282,6 +1503,7 @@ PVM_HANDLER int
 op_obj(struct pvm *vm)
 {
 	struct pv *cls;
+	struct pvm_call *call;
 	size_t mark;
 
 	if (marker(vm, &mark) < 0)
@@ -1292,9 +1514,11 @@ op_obj(struct pvm *vm)
 	if (pv_is_plain(cls))
 		return fail(vm, PW_TYPE_ERROR, "OBJ: '%s' object is not callable",
 		    kind_names[cls->kind]);
-	vm->stack_len = mark;
-	if (record_call_of(vm, cls) < 0)
+	if ((call = record_call_of(vm, cls)) == NULL ||
+	    set_args_items(vm, call, vm->stack + mark + 1,
+	    vm->stack_len - mark - 1) < 0)
 		return -1;
+	vm->stack_len = mark;
 	return push(vm, new_object(vm, cls));
 }
 
@@ -1314,7 +1538,8 @@ op_global_or_inst(struct pvm *vm)
 	struct pvm_str name = line_str(vm->line + vm->line1_len,
 	    vm->line_len - vm->line1_len - 1);
 	bool inst = vm->op->code == OP_INST;
-	struct pv *cls;
+	struct pv *cls, *args;
+	struct pvm_call *call;
 	size_t mark = 0;
 
 	/* load_inst finds its MARK before it reads the lines. */
@@ -1342,7 +1567,9 @@ op_global_or_inst(struct pvm *vm)
 	if (!inst)
 		return push(vm, cls);
 	/* instantiate(): cls.__new__(cls) or cls(*args); a call either way. */
-	if (pop_tuple(vm, mark) == NULL || record_call_of(vm, cls) < 0)
+	if ((args = pop_tuple(vm, mark)) == NULL ||
+	    (call = record_call_of(vm, cls)) == NULL ||
+	    set_args_value(vm, call, args) < 0)
 		return -1;
 	return push(vm, new_object(vm, cls));
 }
@@ -1369,27 +1596,52 @@ op_stack_global(struct pvm *vm)
 	return push(vm, cls);
 }
 
-/* load_extension: the copyreg registry of the server decides; we have
- * none configured, so the name is unknown. */
+/* load_extension: the copyreg registry of the server decides.  A code it
+ * maps goes through find_class() like any (module, name) pair; without a
+ * configured mapping the name is unknown. */
 PVM_HANDLER int
 op_ext(struct pvm *vm, int64_t code)
 {
+	struct pvm_str module = unknown_str, name = unknown_str;
+
 	if (code <= 0)
 		return fail(vm, PW_BAD_ARGUMENT, "%s specifies code <= 0",
 		    vm->op->name);
-	return push(vm, record_import(vm, unknown_str, unknown_str, code));
+	if (vm->ext_lookup != NULL &&
+	    vm->ext_lookup(vm->ext_cookie, code, &module, &name) != 1) {
+		module = unknown_str;
+		name = unknown_str;
+	}
+	return push(vm, record_import(vm, module, name, code));
 }
 
 PVM_HANDLER int
 op_persid(struct pvm *vm, bool binary)
 {
-	if (binary && pop(vm) == NULL)
+	struct pv *pid;
+	struct pvm_call *call;
+	char *text;
+
+	if (binary) {
+		if ((pid = pop(vm)) == NULL)
+			return -1;
+	} else {
+		if (!pvm_text_is_ascii(vm->line, vm->line_len - 1))
+			return fail(vm, PW_BAD_ENCODING,
+			    "PERSID: id is not ASCII");
+		if (vm->line_len - 1 > STR_KEEP_MAX)
+			pid = &pv_long_str;
+		else if ((text = vm_strdup(vm, vm->line,
+		    vm->line_len - 1)) == NULL ||
+		    (pid = new_str(vm, text, vm->line_len - 1)) == NULL)
+			return -1;
+	}
+	if ((call = record_call(vm, "persistent_load",
+	    strlen("persistent_load"), 0, NULL)) == NULL ||
+	    set_args_value(vm, call, pid) < 0)
 		return -1;
-	if (!binary && !pvm_text_is_ascii(vm->line, vm->line_len - 1))
-		return fail(vm, PW_BAD_ENCODING, "PERSID: id is not ASCII");
-	if (record_call(vm, "persistent_load", strlen("persistent_load"),
-	    NULL) < 0)
-		return -1;
+	if (pid->kind == PV_STR)
+		call->pid = pid->u.str;
 	return push(vm, new_opaque(vm, "object from persistent_load"));
 }
 
@@ -1463,7 +1715,7 @@ op_readonly_buffer(struct pvm *vm)
 		    "READONLY_BUFFER: a bytes-like object is required, not '%s'",
 		    kind_names[v->kind]);
 	/* PyMemoryView_FromObject: __buffer__ of a Python class (3.12+). */
-	return record_method_call(vm, v, "__buffer__");
+	return record_method_call(vm, v, "__buffer__") == NULL ? -1 : 0;
 }
 
 PVM_HANDLER int
@@ -1563,6 +1815,14 @@ op_text_memo(struct pvm *vm, bool put)
 	return put ? op_put(vm, idx) : op_get(vm, idx);
 }
 
+static int
+string_too_long(struct pvm *vm, size_t len)
+{
+	return fail(vm, PW_LIMIT_STRING_BYTES,
+	    "%s of %zu bytes exceeds the string limit of %llu", vm->op->name,
+	    len, (unsigned long long)vm->limits.max_string_bytes);
+}
+
 PVM_HANDLER int
 op_string(struct pvm *vm)
 {
@@ -1578,6 +1838,8 @@ op_string(struct pvm *vm)
 	/* Decoded with the unpickler's encoding, ASCII by default. */
 	if (!pvm_text_is_ascii(s, out_len))
 		return fail(vm, PW_BAD_ENCODING, "STRING: not ASCII");
+	if (out_len > vm->limits.max_string_bytes)
+		return string_too_long(vm, out_len);
 	if (out_len > STR_KEEP_MAX)
 		return push(vm, &pv_long_str);
 	if ((s = vm_strdup(vm, s, out_len)) == NULL)
@@ -1596,6 +1858,8 @@ op_unicode(struct pvm *vm)
 		return -1;
 	if (pvm_text_decode_raw_unicode_escape(vm->line, len, out, &out_len) < 0)
 		return fail(vm, PW_BAD_ENCODING, "UNICODE: invalid \\u escape");
+	if (out_len > vm->limits.max_string_bytes)
+		return string_too_long(vm, out_len);
 	return push(vm, new_str(vm, out_len <= STR_KEEP_MAX ? out : NULL,
 	    out_len));
 }
@@ -1652,7 +1916,7 @@ op_next_buffer(struct pvm *vm)
 	/* Without buffers= CPython fails here; with it, next() is called on
 	 * the server's iterable. */
 	if (record_call(vm, "pickle.buffers.__next__",
-	    strlen("pickle.buffers.__next__"), NULL) < 0)
+	    strlen("pickle.buffers.__next__"), strlen("pickle"), NULL) == NULL)
 		return -1;
 	return push(vm, new_opaque(vm, "out-of-band buffer"));
 }
@@ -1755,6 +2019,12 @@ check_data_len(struct pvm *vm, uint64_t n)
 		    "%s of %llu bytes exceeds the message limit of %llu",
 		    vm->op->name, (unsigned long long)n,
 		    (unsigned long long)vm->limits.max_message_bytes);
+	if (n > vm->limits.max_string_bytes && vm->op->arg != PVM_ARG_LONG1 &&
+	    vm->op->arg != PVM_ARG_LONG4)
+		return fail(vm, PW_LIMIT_STRING_BYTES,
+		    "%s of %llu bytes exceeds the string limit of %llu",
+		    vm->op->name, (unsigned long long)n,
+		    (unsigned long long)vm->limits.max_string_bytes);
 	if (vm->in_frame && n > vm->frame_end - vm->pos)
 		return fail(vm, PW_LYING_FRAME,
 		    "%s of %llu bytes runs past the end of its FRAME",
@@ -2258,6 +2528,50 @@ pvm_begin(struct pvm *vm)
 }
 
 /**
+ * pvm_limits_resolve(limits):
+ * Replace every zero field of ${limits} by its default, computed from
+ * ${limits}->max_message_bytes (itself defaulted first).
+ */
+void
+pvm_limits_resolve(struct pvm_limits *limits)
+{
+	uint64_t msg;
+
+	if (limits->max_message_bytes == 0)
+		limits->max_message_bytes = PVM_DEFAULT_MAX_MESSAGE_BYTES;
+	msg = limits->max_message_bytes;
+	/* Every opcode takes a byte and pushes at most one value; a memo
+	 * entry takes a value and a MEMOIZE. */
+	if (limits->max_opcodes == 0)
+		limits->max_opcodes = msg;
+	if (limits->max_stack_depth == 0)
+		limits->max_stack_depth = msg / 2 + 1024;
+	if (limits->max_memo_entries == 0)
+		limits->max_memo_entries = msg / 2 + 1024;
+	if (limits->max_nesting == 0)
+		limits->max_nesting = PVM_DEFAULT_MAX_NESTING;
+	if (limits->max_container_items == 0)
+		limits->max_container_items = msg;
+	if (limits->max_string_bytes == 0)
+		limits->max_string_bytes = msg;
+	if (limits->max_analysis_bytes == 0)
+		limits->max_analysis_bytes = msg > (UINT64_MAX - (1 << 20)) / 16 ?
+		    UINT64_MAX : msg * 16 + (1 << 20);
+}
+
+/**
+ * pvm_set_extensions(vm, lookup, cookie):
+ * Resolve EXT1/EXT2/EXT4 codes with ${lookup}(${cookie}, ...) from the next
+ * opcode on; NULL ${lookup}: every code is unknown (the default).
+ */
+void
+pvm_set_extensions(struct pvm *vm, pvm_ext_lookup_fn *lookup, void *cookie)
+{
+	vm->ext_lookup = lookup;
+	vm->ext_cookie = cookie;
+}
+
+/**
  * pvm_new(limits, model):
  * Create an analyzer with ${limits} (NULL: all defaults) and memo ${model}.
  * Returns NULL on allocation failure.  The caller frees it with pvm_free().
@@ -2277,22 +2591,7 @@ pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
 	}
 	if (limits != NULL)
 		vm->limits = *limits;
-	if (vm->limits.max_message_bytes == 0)
-		vm->limits.max_message_bytes = PVM_DEFAULT_MAX_MESSAGE_BYTES;
-	if (vm->limits.max_opcodes == 0)
-		vm->limits.max_opcodes = UINT64_MAX;
-	if (vm->limits.max_stack_depth == 0)
-		vm->limits.max_stack_depth =
-		    vm->limits.max_message_bytes / 2 + 1024;
-	if (vm->limits.max_memo_entries == 0)
-		vm->limits.max_memo_entries = PVM_DEFAULT_MAX_MEMO_ENTRIES;
-	if (vm->limits.max_nesting == 0)
-		vm->limits.max_nesting = PVM_DEFAULT_MAX_NESTING;
-	if (vm->limits.max_analysis_bytes == 0) {
-		vm->limits.max_analysis_bytes =
-		    vm->limits.max_message_bytes > UINT64_MAX / 16 ? UINT64_MAX :
-		    vm->limits.max_message_bytes * 16 + (1 << 20);
-	}
+	pvm_limits_resolve(&vm->limits);
 	vm->model = model;
 	pvm_begin(vm);
 	return vm;

@@ -22,19 +22,32 @@
 
 #include "pw_error.h"
 
-/* Limits on one message; a zero field takes the documented default. */
+/* Limits on one message; a zero field takes the documented default.  The
+ * defaults scale with max_message_bytes, so a large message that is within
+ * the size limit is not denied by a fixed count. */
 struct pvm_limits {
 	uint64_t max_message_bytes;	/* default 64 MiB */
-	uint64_t max_opcodes;		/* default: no bound beyond bytes */
+	uint64_t max_opcodes;		/* default max_message_bytes */
 	uint64_t max_stack_depth;	/* default max_message_bytes/2 + 1024 */
-	uint64_t max_memo_entries;	/* default 4 Mi; bounds the index too */
+	uint64_t max_memo_entries;	/* default max_message_bytes/2 + 1024;
+					 * bounds the largest index too */
 	uint64_t max_nesting;		/* MARK / container depth, default 1000 */
+	uint64_t max_container_items;	/* items put into one list, dict, set
+					 * or tuple; default max_message_bytes */
+	uint64_t max_string_bytes;	/* one str, bytes or bytearray;
+					 * default max_message_bytes */
 	uint64_t max_analysis_bytes;	/* our own memory: 16 x msg + 1 MiB */
 };
 
 #define PVM_DEFAULT_MAX_MESSAGE_BYTES	(64ULL << 20)
-#define PVM_DEFAULT_MAX_MEMO_ENTRIES	(4ULL << 20)
 #define PVM_DEFAULT_MAX_NESTING		1000ULL
+
+/**
+ * pvm_limits_resolve(limits):
+ * Replace every zero field of ${limits} by its default, computed from
+ * ${limits}->max_message_bytes (itself defaulted first).
+ */
+void pvm_limits_resolve(struct pvm_limits *limits);
 
 /*
  * How the server reads a stream.  PER_MESSAGE: a fresh unpickler per
@@ -74,8 +87,22 @@ struct pvm_call {
 	uint8_t op;		/* REDUCE, NEWOBJ, BUILD, APPENDS, PERSID, ... */
 	uint64_t pos;
 	struct pvm_str callable; /* "module.qualname[.method]"; ptr NULL: unknown */
+	size_t module_len;	/* callable.ptr[0, module_len) is the module; 0
+				 * for persistent_load, which has none */
 	const char *why;	/* static text saying why callable is unknown */
+	struct pvm_str args;	/* shape of the arguments (rules/REFERENCE.md
+				 * notation) for REDUCE, NEWOBJ, NEWOBJ_EX,
+				 * OBJ, INST, BUILD (the state), PERSID and
+				 * BINPERSID (the id); ptr NULL otherwise */
+	struct pvm_str pid;	/* PERSID/BINPERSID: the persistent id when it
+				 * is a str known exactly; ptr NULL otherwise */
 };
+
+/* Shapes longer than this, or nested deeper, are written "?". */
+#define PVM_SHAPE_MAX_BYTES	1024
+#define PVM_SHAPE_MAX_DEPTH	4
+/* str values up to this long (printable ASCII) are written out. */
+#define PVM_SHAPE_MAX_STR	64
 
 struct pvm_reason {
 	enum pw_code code;
@@ -151,6 +178,23 @@ enum pvm_status pvm_finish(struct pvm *vm);
  * the next pvm_feed(), pvm_begin() or pvm_free().
  */
 const struct pvm_report *pvm_report(const struct pvm *vm);
+
+/*
+ * Resolves an extension code as the server's copyreg registry would
+ * (copyreg.add_extension): returns 1 and sets *${module} and *${name}
+ * (which must stay valid as long as the pvm), or 0 if ${code} is not
+ * registered.
+ */
+typedef int pvm_ext_lookup_fn(void *cookie, int64_t code,
+    struct pvm_str *module, struct pvm_str *name);
+
+/**
+ * pvm_set_extensions(vm, lookup, cookie):
+ * Resolve EXT1/EXT2/EXT4 codes with ${lookup}(${cookie}, ...) from the next
+ * opcode on; NULL ${lookup}: every code is unknown (the default).
+ */
+void pvm_set_extensions(struct pvm *vm, pvm_ext_lookup_fn *lookup,
+    void *cookie);
 
 /* ---- the opcode table, shared by decoding, disassembly and tests ---- */
 

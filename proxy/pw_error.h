@@ -32,10 +32,15 @@
 	X(PW_LIMIT_STACK_DEPTH, "limit_stack_depth")                        \
 	X(PW_LIMIT_MEMO,        "limit_memo")                               \
 	X(PW_LIMIT_NESTING,     "limit_nesting")                            \
+	X(PW_LIMIT_CONTAINER_ITEMS, "limit_container_items")                \
+	X(PW_LIMIT_STRING_BYTES, "limit_string_bytes")                      \
 	X(PW_LIMIT_ANALYSIS_MEMORY, "limit_analysis_memory")                \
 	/* Policy: the message is well formed but not allowed. */           \
 	X(PW_IMPORT,            "import")                                   \
 	X(PW_CALL,              "call")                                     \
+	X(PW_MESSAGE,           "message")                                  \
+	/* A rule file or configuration is wrong. */                        \
+	X(PW_CONFIG,            "config_error")                             \
 	/* Environment. */                                                  \
 	X(PW_IO,                "io_error")                                 \
 	X(PW_USAGE,             "usage")                                    \

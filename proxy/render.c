@@ -108,6 +108,52 @@ json_imports(struct json *j, const struct analysis_message *msg)
 	return json_array_end(j);
 }
 
+static const char *
+verdict_name(enum analysis_verdict v)
+{
+	return v == ANALYSIS_ALLOW ? "allow" : v == ANALYSIS_WOULD_DENY ?
+	    "would_deny" : "deny";
+}
+
+static const char *
+action_name(enum policy_action a)
+{
+	return a == POLICY_ACTION_ALLOW ? "allow" :
+	    a == POLICY_ACTION_DENY ? "deny" : "alert";
+}
+
+/* Every rule that decided something, so a reviewer can see why. */
+static int
+json_rules(struct json *j, const struct analysis_message *msg)
+{
+	size_t i, k;
+
+	if (json_key(j, "rules") < 0 || json_array_begin(j) < 0)
+		return -1;
+	for (i = 0; i < msg->n_hits; i++) {
+		const struct policy_rule_info *r = msg->hits[i].rule;
+
+		if (json_object_begin(j) < 0 ||
+		    json_key(j, "id") < 0 || json_uint(j, r->id) < 0 ||
+		    json_key(j, "rev") < 0 || json_uint(j, r->rev) < 0 ||
+		    json_key(j, "msg") < 0 || json_cstring(j, r->msg) < 0 ||
+		    json_key(j, "severity") < 0 ||
+		    json_cstring(j, r->severity) < 0 ||
+		    json_key(j, "tags") < 0 || json_array_begin(j) < 0)
+			return -1;
+		for (k = 0; k < r->n_tags; k++)
+			if (json_cstring(j, r->tags[k]) < 0)
+				return -1;
+		if (json_array_end(j) < 0 ||
+		    json_key(j, "action") < 0 ||
+		    json_cstring(j, action_name(r->action)) < 0 ||
+		    json_pvm_str(j, "matched", msg->hits[i].matched) < 0 ||
+		    json_object_end(j) < 0)
+			return -1;
+	}
+	return json_array_end(j);
+}
+
 static int
 json_calls(struct json *j, const struct analysis_message *msg)
 {
@@ -125,6 +171,11 @@ json_calls(struct json *j, const struct analysis_message *msg)
 		if (c->callable.ptr == NULL &&
 		    (json_key(j, "why") < 0 || json_cstring(j,
 		    c->why != NULL ? c->why : "no reason given") < 0))
+			return -1;
+		if (c->args.ptr != NULL &&
+		    json_pvm_str(j, "args", c->args) < 0)
+			return -1;
+		if (c->pid.ptr != NULL && json_pvm_str(j, "pid", c->pid) < 0)
 			return -1;
 		if (json_key(j, "pos") < 0 || json_uint(j, c->pos) < 0 ||
 		    json_object_end(j) < 0)
@@ -163,9 +214,9 @@ render_json(struct json *j, const char *file,
 	    json_key(j, "kind") < 0 ||
 	    json_cstring(j, msg->is_pickle ? "pickle" : "handshake") < 0 ||
 	    json_key(j, "verdict") < 0 ||
-	    json_cstring(j, msg->verdict == ANALYSIS_ALLOW ? "allow" : "deny") < 0 ||
+	    json_cstring(j, verdict_name(msg->verdict)) < 0 ||
 	    json_reasons(j, msg) < 0 || json_imports(j, msg) < 0 ||
-	    json_calls(j, msg) < 0)
+	    json_calls(j, msg) < 0 || json_rules(j, msg) < 0)
 		return -1;
 	return json_object_end(j);
 }
@@ -316,7 +367,8 @@ render_text(FILE *out, const char *file, const struct analysis_message *msg,
 	fprintf(out, " offset=%" PRIu64 " length=%" PRIu64 " protocol=%d %s %s\n",
 	    msg->offset, msg->length, msg->protocol,
 	    msg->is_pickle ? "pickle" : "handshake",
-	    msg->verdict == ANALYSIS_ALLOW ? "ALLOW" : "DENY");
+	    msg->verdict == ANALYSIS_ALLOW ? "ALLOW" :
+	    msg->verdict == ANALYSIS_WOULD_DENY ? "WOULD_DENY" : "DENY");
 
 	for (i = 0; i < msg->n_reasons; i++) {
 		const struct pvm_reason *r = &msg->reasons[i];
@@ -357,8 +409,22 @@ render_text(FILE *out, const char *file, const struct analysis_message *msg,
 			fputs("unknown callable: ", out);
 			fputs(c->why != NULL ? c->why : "no reason given", out);
 		}
+		if (c->args.ptr != NULL) {
+			fputs(" args ", out);
+			text_str(out, c->args);
+		}
 		fputc('\n', out);
 		text_context(out, &w, c->pos);
+	}
+	for (i = 0; i < msg->n_hits; i++) {
+		const struct policy_rule_info *r = msg->hits[i].rule;
+
+		fprintf(out, "  rule %u rev %u %s (%s): ", r->id, r->rev,
+		    action_name(r->action), r->severity);
+		text_str(out, msg->hits[i].matched);
+		fputs(": ", out);
+		text_escaped(out, r->msg, strlen(r->msg));
+		fputc('\n', out);
 	}
 	if (msg->stream_ends)
 		fputs("  stream ends: the bytes after this message are not "

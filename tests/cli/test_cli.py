@@ -27,7 +27,7 @@ import threading
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/picklewall")
 
 MESSAGE_KEYS = ["file", "offset", "length", "sha256", "protocol", "kind",
-                "verdict", "reasons", "imports", "calls"]
+                "verdict", "reasons", "imports", "calls", "rules"]
 
 
 class RunsEcho:
@@ -167,9 +167,10 @@ def test_malicious_pickle_exits_1_and_names_os_system():
                       if op.name == "STACK_GLOBAL"]
         assert imp["pos"] == global_pos[0]
         (call,) = m["calls"]
-        assert list(call.keys()) == ["op", "callable", "pos"], call
+        assert list(call.keys()) == ["op", "callable", "args", "pos"], call
         assert call == {"op": "REDUCE",
                         "callable": os.system.__module__ + ".system",
+                        "args": '("echo",)',
                         "pos": reduce_pos[0]}
         assert [list(x.keys()) for x in m["reasons"]] == \
             [["code", "detail", "pos"]] * 2
@@ -188,7 +189,8 @@ def test_protocol_0_import_shows_raw_and_mapped_names():
         assert imp == {"module": "builtins", "name": "eval", "op": "GLOBAL",
                        "pos": 0, "raw_module": "__builtin__",
                        "raw_name": "eval"}, imp
-        assert m["reasons"][0]["detail"] == "builtins.eval (__builtin__.eval)"
+        assert m["reasons"][0]["detail"].startswith(
+            "builtins.eval (__builtin__.eval): "), m["reasons"][0]
     finally:
         fs.close()
 
@@ -204,7 +206,8 @@ def test_unknown_callable_is_null_with_why():
         (m,) = json_lines(r.stdout)
         unknown = [c for c in m["calls"] if c["callable"] is None]
         assert unknown, m["calls"]
-        assert list(unknown[0].keys()) == ["op", "callable", "why", "pos"]
+        assert list(unknown[0].keys()) == ["op", "callable", "why", "args",
+                                           "pos"], unknown[0]
         assert unknown[0]["why"]
         assert any(i["module"] == "*" for i in m["imports"]), m["imports"]
     finally:

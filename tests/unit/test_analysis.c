@@ -200,7 +200,9 @@ START_TEST(import_gets_one_policy_reason_per_model_union)
 	ck_assert_str_eq(s[0].imports[0], "os.system");
 	ck_assert_uint_eq(s[0].n_reasons, 1);
 	ck_assert_int_eq(s[0].reason_codes[0], PW_IMPORT);
-	ck_assert_str_eq(s[0].reason_details[0], "os.system");
+	/* The built-in denylist names it; which rule is its business. */
+	ck_assert_str_starts(s[0].reason_details[0],
+	    "os.system: denied by rule ");
 	ck_assert_uint_eq(s[0].reason_pos[0], 14);
 }
 END_TEST
@@ -216,10 +218,11 @@ START_TEST(remapped_import_shows_raw_name_in_parentheses)
 	ck_assert_int_eq(s[0].verdict, ANALYSIS_DENY);
 	ck_assert_str_eq(s[0].imports[0], "builtins.eval");
 	ck_assert_uint_eq(s[0].n_reasons, 2);
-	ck_assert_str_eq(s[0].reason_details[0],
-	    "builtins.eval (__builtin__.eval)");
+	ck_assert_str_starts(s[0].reason_details[0],
+	    "builtins.eval (__builtin__.eval): ");
 	ck_assert_int_eq(s[0].reason_codes[1], PW_CALL);
-	ck_assert_str_eq(s[0].reason_details[1], "builtins.eval");
+	ck_assert_str_starts(s[0].reason_details[1],
+	    "builtins.eval args (\"1\",): ");
 }
 END_TEST
 

@@ -60,7 +60,7 @@ arena_bytes(const struct arena *a)
 int
 arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p)
 {
-	const size_t align = sizeof(max_align_t);
+	const size_t align = _Alignof(max_align_t);
 	struct arena_chunk *c = a->top;
 	size_t chunk_size;
 

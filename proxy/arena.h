@@ -63,7 +63,7 @@ int arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p);
 static inline void *
 arena_alloc_fast(struct arena *a, size_t size)
 {
-	const size_t align = sizeof(max_align_t);
+	const size_t align = _Alignof(max_align_t);
 	struct arena_chunk *c = a->top;
 	void *p;
 

@@ -350,6 +350,10 @@ rule_matches(struct policy_eval *e, const struct rule *r, struct item *it)
 			return c->args.ptr != NULL && shape_is_any(r->args);
 		return shape_match(r->args, args);
 	case TARGET_EXT:
+		/* What an unmapped code names is the server's secret: it can
+		 * be denied by its code, never allowed. */
+		if (r->info.action == POLICY_ACTION_ALLOW && !it->named)
+			return false;
 		return it->ext_code >= 1 && (uint64_t)it->ext_code >= r->lo &&
 		    (uint64_t)it->ext_code <= r->hi;
 	case TARGET_PERSID:

@@ -523,6 +523,31 @@ read_string(struct source *src, const char **out, size_t *out_len,
 	return 0;
 }
 
+/* Where byte ${off} of the compiled pattern was written, in a pattern
+ * whose text starts at ${from}: each "\/" became one byte. */
+static size_t
+source_offset(const struct source *src, size_t from, size_t off)
+{
+	size_t pos = from, n = 0;
+
+	/* Replays read_pattern's loop. */
+	while (n < off && pos < src->len) {
+		char c = src->text[pos++];
+
+		if (c == '\\' && pos < src->len && src->text[pos] == '/') {
+			pos++;
+			n++;
+		} else if (c == '\\' && pos < src->len &&
+		    src->text[pos] == '\\') {
+			pos++;
+			n += 2;
+		} else {
+			n++;
+		}
+	}
+	return n > off ? pos - 1 : pos;
+}
+
 /* /.../flags, compiled anchored at both ends. */
 static int
 read_pattern(struct source *src, struct rule *r)
@@ -551,6 +576,11 @@ read_pattern(struct source *src, struct rule *r)
 			src->pos++;
 			continue;
 		}
+		if (c == '\\' && peek(src) == '\\') {
+			/* Keep "\\" whole, so "\\/" ends the pattern. */
+			re_text[n++] = c;
+			c = src->text[src->pos++];
+		}
 		re_text[n++] = c;
 	}
 	re_text[n] = '\0';
@@ -567,8 +597,8 @@ read_pattern(struct source *src, struct rule *r)
 	    &erroff, NULL);
 	if (r->re == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		return error_at(src, start + 1 + erroff, "invalid pattern: %s",
-		    (const char *)msg);
+		return error_at(src, source_offset(src, start + 1, erroff),
+		    "invalid pattern: %s", (const char *)msg);
 	}
 	/* Without JIT the interpreter still matches; only slower. */
 	(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);

@@ -300,6 +300,7 @@ enum pv_kind {
 #define PVF_HAS_ITEMS	0x10	/* dict: an opcode put items in it */
 #define PVF_STATIC	0x20	/* a shared instance outside the arena */
 #define PVF_MOVED	0x40	/* copied by arena_compact: see u.moved_to */
+#define PVF_VALUE	0x80	/* PV_INT, PV_BOOL: u.value is exact */
 
 struct pv {
 	uint8_t kind;
@@ -324,13 +325,48 @@ struct pv {
 			uint64_t items;	/* put in by opcodes */
 		} coll;			/* PV_LIST, PV_DICT, PV_SET, PV_FROZENSET */
 		struct pv *moved_to;		/* PVF_MOVED */
+		int64_t value;			/* PVF_VALUE */
 	} u;
 };
 
 /* Values with no identity worth tracking share one instance each. */
 static struct pv pv_none = { .kind = PV_NONE, .flags = PVF_STATIC };
-static struct pv pv_bool = { .kind = PV_BOOL, .flags = PVF_STATIC };
+static struct pv pv_true = { .kind = PV_BOOL,
+    .flags = PVF_STATIC | PVF_VALUE, .u.value = 1 };
+static struct pv pv_false = { .kind = PV_BOOL,
+    .flags = PVF_STATIC | PVF_VALUE, .u.value = 0 };
 static struct pv pv_int = { .kind = PV_INT, .flags = PVF_STATIC };
+
+/*
+ * Small ints keep their value, so that a rule can say which (a flags word
+ * that must be 0, a version that must be 3), at no cost: they are shared
+ * static values, like pv_int for the others.
+ */
+#define SMALL_INT_MIN	(-256)
+#define SMALL_INT_MAX	4095
+static struct pv pv_small_ints[SMALL_INT_MAX - SMALL_INT_MIN + 1];
+
+static void init_small_ints(void) __attribute__((constructor));
+static void
+init_small_ints(void)
+{
+	int64_t i;
+
+	for (i = SMALL_INT_MIN; i <= SMALL_INT_MAX; i++) {
+		struct pv *v = &pv_small_ints[i - SMALL_INT_MIN];
+
+		v->kind = PV_INT;
+		v->flags = PVF_STATIC | PVF_VALUE;
+		v->u.value = i;
+	}
+}
+
+static inline struct pv *
+int_value(int64_t i)
+{
+	return i >= SMALL_INT_MIN && i <= SMALL_INT_MAX ?
+	    &pv_small_ints[i - SMALL_INT_MIN] : &pv_int;
+}
 static struct pv pv_float = { .kind = PV_FLOAT, .flags = PVF_STATIC };
 static struct pv pv_bytes = { .kind = PV_BYTES, .flags = PVF_STATIC };
 static struct pv pv_empty_tuple = { .kind = PV_TUPLE, .flags = PVF_STATIC };
@@ -822,6 +858,19 @@ shape_value(struct pvm *vm, const struct pv *v, unsigned depth)
 		return;
 	case PV_NONE:
 		shape_puts(vm, "None");
+		return;
+	case PV_BOOL:
+		shape_puts(vm, v->u.value ? "True" : "False");
+		return;
+	case PV_INT:
+		if (v->flags & PVF_VALUE) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%lld", (long long)v->u.value);
+			shape_puts(vm, num);
+		} else {
+			shape_puts(vm, "int");
+		}
 		return;
 	case PV_GLOBAL:
 	case PV_OBJECT:
@@ -1756,6 +1805,27 @@ op_stop(struct pvm *vm)
 
 /* The line without its '\n', NUL-terminated in place (CPython parses a
  * NUL-terminated copy, so an embedded NUL ends the number). */
+/* The value of "-?[1-9][0-9]*\n" or "0\n" if small; pv_int otherwise. */
+static struct pv *
+int_value_of_line(const char *line)
+{
+	const char *p = line + (line[0] == '-');
+	int64_t v = 0;
+
+	if (strcmp(p, "0\n") == 0)
+		return int_value(0);
+	if (*p < '1' || *p > '9')
+		return &pv_int;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > SMALL_INT_MAX + 1)
+			return &pv_int;
+	}
+	if (strcmp(p, "\n") != 0)
+		return &pv_int;
+	return int_value(line[0] == '-' ? -v : v);
+}
+
 PVM_HANDLER int
 op_int(struct pvm *vm)
 {
@@ -1763,8 +1833,11 @@ op_int(struct pvm *vm)
 		return fail(vm, PW_BAD_ARGUMENT, "INT: pickle data was truncated");
 	if (pvm_text_parse_int_opcode(vm->line) < 0)
 		return fail(vm, PW_BAD_ARGUMENT, "INT: invalid literal");
-	/* "I01" is True, but bool and int behave alike for every check. */
-	return push(vm, &pv_int);
+	/* load_int: "00" and "01" are False and True; otherwise strtol with
+	 * base 0.  Only plain decimals get a value (no octal or hex doubt). */
+	if (strcmp(vm->line, "00\n") == 0 || strcmp(vm->line, "01\n") == 0)
+		return push(vm, vm->line[1] == '1' ? &pv_true : &pv_false);
+	return push(vm, int_value_of_line(vm->line));
 }
 
 PVM_HANDLER int
@@ -1940,8 +2013,11 @@ execute(struct pvm *vm)
 	case OP_DUP: return op_dup(vm);
 	case OP_FLOAT: return op_float(vm);
 	case OP_INT: return op_int(vm);
-	case OP_BININT: case OP_BININT1: case OP_BININT2: case OP_LONG1:
-	case OP_LONG4:
+	case OP_BININT1: case OP_BININT2:
+		return push(vm, int_value((int64_t)a));
+	case OP_BININT:
+		return push(vm, int_value((int64_t)(int32_t)(uint32_t)a));
+	case OP_LONG1: case OP_LONG4:
 		return push(vm, &pv_int);
 	case OP_LONG: return op_long(vm);
 	case OP_NONE: return push(vm, &pv_none);
@@ -1983,7 +2059,8 @@ execute(struct pvm *vm)
 	case OP_TUPLE1: return op_tuple_n(vm, 1);
 	case OP_TUPLE2: return op_tuple_n(vm, 2);
 	case OP_TUPLE3: return op_tuple_n(vm, 3);
-	case OP_NEWTRUE: case OP_NEWFALSE: return push(vm, &pv_bool);
+	case OP_NEWTRUE: return push(vm, &pv_true);
+	case OP_NEWFALSE: return push(vm, &pv_false);
 	case OP_BINBYTES: case OP_SHORT_BINBYTES: case OP_BINBYTES8:
 		return push(vm, &pv_bytes);
 	case OP_EMPTY_SET: return op_new_container(vm, PV_SET);

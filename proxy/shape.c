@@ -10,6 +10,8 @@ enum shape_kind {
 	SHAPE_UNKNOWN,		/* call: "?", the analyzer cannot tell */
 	SHAPE_TYPE,		/* any value of one builtin type */
 	SHAPE_STR,		/* a str with exactly this text */
+	SHAPE_INT,		/* an int with exactly this value */
+	SHAPE_BOOL,		/* True or False */
 	SHAPE_TUPLE,		/* a tuple of exactly these items */
 	SHAPE_CLASS,		/* module:qualname, what an import returned */
 	SHAPE_INSTANCE,		/* module:qualname(), what calling it returned */
@@ -19,6 +21,7 @@ enum shape_kind {
 struct shape {
 	enum shape_kind kind;
 	unsigned type;		/* SHAPE_TYPE: index in type_names */
+	int64_t value;		/* SHAPE_INT, SHAPE_BOOL */
 	const char *text;	/* SHAPE_STR, SHAPE_CLASS, SHAPE_INSTANCE */
 	size_t len;
 	const struct shape **items;	/* SHAPE_TUPLE, SHAPE_ALT */
@@ -29,6 +32,8 @@ static const char *const type_names[] = {
 	"None", "bool", "int", "float", "str", "bytes", "bytearray",
 	"memoryview", "tuple", "list", "dict", "set", "frozenset",
 };
+#define TYPE_BOOL	1
+#define TYPE_INT	2
 #define TYPE_STR	4
 #define TYPE_TUPLE	8
 
@@ -200,6 +205,39 @@ parse_string(struct parser *p)
 	return s;
 }
 
+/* -?[0-9]+, within int64. */
+static const struct shape *
+parse_int(struct parser *p)
+{
+	size_t start = p->pos;
+	bool negative = p->text[p->pos] == '-';
+	uint64_t v = 0;
+	struct shape *s;
+
+	if (negative)
+		p->pos++;
+	if (p->pos >= p->len || p->text[p->pos] < '0' || p->text[p->pos] > '9') {
+		syntax(p, "expected digits after '-'");
+		return NULL;
+	}
+	while (p->pos < p->len && p->text[p->pos] >= '0' &&
+	    p->text[p->pos] <= '9') {
+		v = v * 10 + (uint64_t)(p->text[p->pos++] - '0');
+		if (v > (uint64_t)INT64_MAX) {
+			p->pos = start;
+			syntax(p, "integer out of range");
+			return NULL;
+		}
+	}
+	if (p->pos < p->len && name_byte((unsigned char)p->text[p->pos])) {
+		syntax(p, "unexpected character after an integer");
+		return NULL;
+	}
+	if ((s = new_node(p, SHAPE_INT)) != NULL)
+		s->value = negative ? -(int64_t)v : (int64_t)v;
+	return s;
+}
+
 static const struct shape *
 parse_word(struct parser *p)
 {
@@ -221,6 +259,12 @@ parse_word(struct parser *p)
 	if (colon == NULL) {
 		if (p->for_rule && len == 3 && memcmp(w, "any", 3) == 0)
 			return new_node(p, SHAPE_ANY);
+		if ((len == 4 && memcmp(w, "True", 4) == 0) ||
+		    (len == 5 && memcmp(w, "False", 5) == 0)) {
+			if ((s = new_node(p, SHAPE_BOOL)) != NULL)
+				s->value = w[0] == 'T';
+			return s;
+		}
 		for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
 			if (strlen(type_names[i]) == len &&
 			    memcmp(type_names[i], w, len) == 0)
@@ -274,6 +318,9 @@ parse_term(struct parser *p, unsigned depth)
 		return parse_tuple(p, depth);
 	case '"':
 		return parse_string(p);
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return parse_int(p);
 	case '?':
 		if (!p->for_rule) {
 			p->pos++;
@@ -373,7 +420,12 @@ shape_match(const struct shape *rule, const struct shape *value)
 	case SHAPE_TYPE:
 		return (value->kind == SHAPE_TYPE && value->type == rule->type) ||
 		    (value->kind == SHAPE_STR && rule->type == TYPE_STR) ||
+		    (value->kind == SHAPE_INT && rule->type == TYPE_INT) ||
+		    (value->kind == SHAPE_BOOL && rule->type == TYPE_BOOL) ||
 		    (value->kind == SHAPE_TUPLE && rule->type == TYPE_TUPLE);
+	case SHAPE_INT:
+	case SHAPE_BOOL:
+		return value->kind == rule->kind && value->value == rule->value;
 	case SHAPE_STR:
 	case SHAPE_CLASS:
 	case SHAPE_INSTANCE:

@@ -14,7 +14,7 @@ START_TEST(allocations_are_aligned_and_distinct)
 	ck_assert_int_eq(arena_alloc(a, 1, UINT64_MAX, &p), 0);
 	ck_assert_int_eq(arena_alloc(a, 3, UINT64_MAX, &q), 0);
 	ck_assert_ptr_ne(p, q);
-	ck_assert_uint_eq((uintptr_t)q % sizeof(max_align_t), 0);
+	ck_assert_uint_eq((uintptr_t)q % _Alignof(max_align_t), 0);
 	arena_free(a);
 }
 END_TEST

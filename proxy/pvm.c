@@ -1833,10 +1833,19 @@ op_int(struct pvm *vm)
 		return fail(vm, PW_BAD_ARGUMENT, "INT: pickle data was truncated");
 	if (pvm_text_parse_int_opcode(vm->line) < 0)
 		return fail(vm, PW_BAD_ARGUMENT, "INT: invalid literal");
-	/* load_int: "00" and "01" are False and True; otherwise strtol with
-	 * base 0.  Only plain decimals get a value (no octal or hex doubt). */
-	if (strcmp(vm->line, "00\n") == 0 || strcmp(vm->line, "01\n") == 0)
-		return push(vm, vm->line[1] == '1' ? &pv_true : &pv_false);
+	/* load_int: a two-character text that strtol (base 0) reads as 0 or
+	 * 1 is a bool ("00", "01", "-0", "+1", " 1"); anything else an int.
+	 * Only plain decimals get a value (no octal or hex doubt). */
+	if (vm->line_len == 3) {
+		char *end;
+		long x;
+
+		errno = 0;
+		x = strtol(vm->line, &end, 0);
+		if (errno == 0 && (*end == '\n' || *end == '\0') &&
+		    (x == 0 || x == 1))
+			return push(vm, x == 1 ? &pv_true : &pv_false);
+	}
 	return push(vm, int_value_of_line(vm->line));
 }
 

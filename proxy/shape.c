@@ -222,12 +222,15 @@ parse_int(struct parser *p)
 	}
 	while (p->pos < p->len && p->text[p->pos] >= '0' &&
 	    p->text[p->pos] <= '9') {
-		v = v * 10 + (uint64_t)(p->text[p->pos++] - '0');
-		if (v > (uint64_t)INT64_MAX) {
+		uint64_t digit = (uint64_t)(p->text[p->pos] - '0');
+
+		if (v > ((uint64_t)INT64_MAX - digit) / 10) {
 			p->pos = start;
 			syntax(p, "integer out of range");
 			return NULL;
 		}
+		v = v * 10 + digit;
+		p->pos++;
 	}
 	if (p->pos < p->len && name_byte((unsigned char)p->text[p->pos])) {
 		syntax(p, "unexpected character after an integer");

@@ -100,6 +100,58 @@ assert_fails(const struct pvm_report *r, enum pw_code code)
 	    pw_code_name(code));
 }
 
+/* ---- argument shapes ---- */
+
+static void
+assert_args(const struct pvm_report *r, size_t i, const char *shape)
+{
+	ck_assert_uint_gt(r->n_calls, i);
+	ck_assert_msg(str_is(r->calls[i].args, shape), "call %zu args %.*s, "
+	    "not %s", i, (int)r->calls[i].args.len,
+	    r->calls[i].args.ptr ? r->calls[i].args.ptr : "(null)", shape);
+}
+
+START_TEST(int_text_of_two_characters_worth_0_or_1_is_a_bool)
+{
+	/* load_int: len == 3 and strtol gives 0 or 1 -> bool. */
+	assert_args(run(P("c__builtin__\nslice\n(I-0\nI+1\nI 1\nI00\nI1\ntR.")),
+	    0, "(False, True, True, False, 1)");
+}
+END_TEST
+
+START_TEST(small_ints_keep_their_value_and_others_show_int)
+{
+	/* BININT1 5, BININT2 4095, BININT -256, BININT 4096, LONG1 1 */
+	assert_args(run(P("\x80\x02" "c__builtin__\nslice\n(K\x05M\xff\x0fJ"
+	    "\x00\xff\xff\xffJ\x00\x10\x00\x00\x8a\x01\x01tR.")), 0,
+	    "(5, 4095, -256, int, int)");
+}
+END_TEST
+
+START_TEST(args_shape_names_classes_instances_and_short_strings)
+{
+	/* REDUCE of dict with (X, X(), "a\"b", long str, (1,)) */
+	const struct pvm_report *r = run(P("\x80\x02" "cm\nX\n" "q\x00"
+	    "(h\x00h\x00)R" "U\x03" "a\"b" "U\x41"
+	    "0123456789012345678901234567890123456789012345678901234567890123X"
+	    "K\x01\x85tb."));
+
+	assert_args(r, 0, "()");
+	assert_args(r, 1, "(m:X, m:X(), \"a\\\"b\", str, (1,))");
+}
+END_TEST
+
+START_TEST(persistent_id_text_is_the_pid)
+{
+	const struct pvm_report *r = run(P("Puser:42\n."));
+
+	ck_assert_uint_eq(r->n_calls, 1);
+	ck_assert(str_is(r->calls[0].pid, "user:42"));
+	assert_args(r, 0, "\"user:42\"");
+	ck_assert_uint_eq(r->calls[0].module_len, 0);
+}
+END_TEST
+
 /* ---- the opcode table ---- */
 
 START_TEST(table_has_the_68_opcodes_of_pickletools)
@@ -956,6 +1008,10 @@ pvm_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, table_has_the_68_opcodes_of_pickletools);
+	tcase_add_test(tc, int_text_of_two_characters_worth_0_or_1_is_a_bool);
+	tcase_add_test(tc, small_ints_keep_their_value_and_others_show_int);
+	tcase_add_test(tc, args_shape_names_classes_instances_and_short_strings);
+	tcase_add_test(tc, persistent_id_text_is_the_pid);
 	tcase_add_test(tc, op_length_covers_lines_and_counted_data);
 	tcase_add_test(tc, protocol_0_data_is_clean);
 	tcase_add_test(tc, protocol_5_data_is_clean);

@@ -754,6 +754,14 @@ record_method_call(struct pvm *vm, const struct pv *target, const char *method)
 	if (target->flags & PVF_PLANTED)
 		return record_call(vm, NULL, 0, 0,
 		    "an earlier BUILD may have replaced this method");
+	/* BUILD, APPENDS, SETITEMS, ADDITEMS on what find_class returned
+	 * change a class, module or global the whole server shares (no
+	 * pickler emits that), yet the method has the name it has on an
+	 * instance: left unnamed, no rule written for instances allows it. */
+	if (target->kind == PV_GLOBAL && strcmp(method, "__hash__") != 0)
+		return record_call(vm, NULL, 0, 0, "a method of an imported "
+		    "object itself, not of an instance made from it: it "
+		    "changes state the whole server shares");
 	if (pv_is_plain(target)) {
 		owner = target->kind == PV_LIST ? "builtins.list" :
 		    target->kind == PV_BYTEARRAY ? "builtins.bytearray" :

@@ -662,9 +662,19 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 		}
 	}
 	findings_reset(f);
-	if (collect(a, with_models) == 0 && is_pickle)
-		(void)decide(a, furthest != NULL ? furthest->protocol : 0,
-		    a->stream_pos - a->msg_offset, &verdict);
+	if (collect(a, with_models) == 0 && is_pickle &&
+	    decide(a, furthest != NULL ? furthest->protocol : 0,
+	    a->stream_pos - a->msg_offset, &verdict) < 0 && !f->oom &&
+	    !f->overflow) {
+		/* Denied already; say why, past the bound if need be. */
+		a->max_findings_bytes = UINT64_MAX;
+		if (append_reason_to(a, &f->reasons, &f->n_reasons,
+		    &f->reasons_cap, PW_INTERNAL, 0, "the policy could not "
+		    "decide (out of memory); the message is denied") < 0)
+			f->oom = true;
+		a->max_findings_bytes = bound;
+		verdict = ANALYSIS_DENY;
+	}
 	else if (!is_pickle && !f->overflow && !f->oom)
 		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
 	if (f->overflow && !f->oom) {

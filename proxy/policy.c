@@ -34,7 +34,8 @@ struct policy_eval {
 	struct text subject;	/* module.qualname */
 	struct text key;	/* module:qualname */
 	struct text detail;
-	struct arena *scratch;	/* per message: call shapes, hit texts */
+	struct arena *scratch;	/* per message: hit texts */
+	struct arena *call_scratch;	/* per call: its parsed shape */
 	struct hit_slot *hits;
 	size_t hits_cap, hits_used;
 };
@@ -185,7 +186,8 @@ policy_eval_new(const struct policy *p)
 		return NULL;
 	e->p = p;
 	if ((e->md = pcre2_match_data_create(1, NULL)) == NULL ||
-	    (e->scratch = arena_new()) == NULL) {
+	    (e->scratch = arena_new()) == NULL ||
+	    (e->call_scratch = arena_new()) == NULL) {
 		policy_eval_free(e);
 		return NULL;
 	}
@@ -203,6 +205,7 @@ policy_eval_free(struct policy_eval *e)
 		return;
 	pcre2_match_data_free(e->md);
 	arena_free(e->scratch);
+	arena_free(e->call_scratch);
 	free(e->subject.buf);
 	free(e->key.buf);
 	free(e->detail.buf);
@@ -317,9 +320,12 @@ item_args(struct policy_eval *e, struct item *it)
 	if (!it->args_parsed) {
 		it->args_parsed = true;
 		it->args = NULL;
+		/* A shape is at most PVM_SHAPE_MAX_BYTES of text, so its
+		 * tree is small; the arena is emptied for every call. */
+		arena_reset(e->call_scratch);
 		if (it->call->args.ptr != NULL &&
 		    shape_parse(it->call->args.ptr, it->call->args.len, &pos,
-		    false, e->scratch, EVAL_SCRATCH_MAX_BYTES, &it->args,
+		    false, e->call_scratch, EVAL_SCRATCH_MAX_BYTES, &it->args,
 		    &err_pos, err) == 0 && pos != it->call->args.len)
 			it->args = NULL;
 	}
@@ -599,6 +605,10 @@ decide_message(struct decision *d, const struct policy_findings *f)
 		    (uint64_t)f->protocol : f->length;
 		int n;
 
+		/* A pickle that was not read to its end has no protocol
+		 * worth judging (it is denied for what stopped it). */
+		if (r->property == PROPERTY_PROTOCOL && f->n_reasons > 0)
+			continue;
 		if (v < r->lo || v > r->hi)
 			continue;
 		n = snprintf(what, sizeof(what), "%s %llu",

@@ -736,6 +736,18 @@ record_call(struct pvm *vm, const char *name, size_t len, size_t module_len,
 static struct pvm_call *
 record_call_of(struct pvm *vm, const struct pv *callee)
 {
+	if (callee->flags & PVF_PLANTED) {
+		/* Its __new__ or __init__ may be anything now, and so may
+		 * what it receives: no shape either. */
+		struct pvm_call *c = record_call(vm, NULL, 0, 0, "an earlier "
+		    "BUILD may have changed this class");
+
+		if (c != NULL) {
+			c->args.ptr = "?";
+			c->args.len = 1;
+		}
+		return c;
+	}
 	if (callee->kind == PV_GLOBAL && callee->u.origin.name != NULL)
 		return record_call(vm, callee->u.origin.name,
 		    callee->u.origin.len, callee->u.origin.module_len, NULL);
@@ -939,6 +951,8 @@ static int
 set_args_items(struct pvm *vm, struct pvm_call *c, struct pv *const *items,
     size_t n)
 {
+	if (c->args.ptr != NULL)	/* already "?" */
+		return 0;
 	vm->shape_len = 0;
 	vm->shape_overflow = false;
 	shape_items(vm, items, n, 0);
@@ -949,6 +963,8 @@ set_args_items(struct pvm *vm, struct pvm_call *c, struct pv *const *items,
 static int
 set_args_value(struct pvm *vm, struct pvm_call *c, const struct pv *v)
 {
+	if (c->args.ptr != NULL)	/* already "?" */
+		return 0;
 	vm->shape_len = 0;
 	vm->shape_overflow = false;
 	shape_value(vm, v, 1);
@@ -1117,7 +1133,7 @@ new_object(struct pvm *vm, const struct pv *callee)
 	if (v == NULL)
 		return NULL;
 	if (callee != NULL && callee->kind == PV_GLOBAL &&
-	    callee->u.origin.name != NULL) {
+	    callee->u.origin.name != NULL && !(callee->flags & PVF_PLANTED)) {
 		v->u.origin.name = callee->u.origin.name;
 		v->u.origin.len = callee->u.origin.len;
 		v->u.origin.module_len = callee->u.origin.module_len;
@@ -1221,14 +1237,34 @@ hash_key(struct pvm *vm, const struct pv *key)
 	return 0;
 }
 
+/* Attributes that, set on an instance by a default __setstate__, change
+ * what a later opcode calls: the methods CPython looks up on the instance
+ * (BUILD's __setstate__, APPENDS' extend and append, ADDITEMS' add), and
+ * __class__ and __dict__, which a slot state's setattr can replace
+ * wholesale.  (__setitem__, __hash__ and __buffer__ are type slots.) */
+static bool
+plants_a_method(struct pvm_str key)
+{
+	static const char *const names[] = {
+		"__setstate__", "extend", "append", "add", "__class__",
+		"__dict__",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (str_eq(key, names[i]))
+			return true;
+	return false;
+}
+
 /* A plain dict gained ${key}: could an instance dict or a slot state
- * built from it set "__setstate__"? */
+ * built from it set a method a later opcode calls? */
 static void
 note_dict_key(struct pv *dict, const struct pv *key)
 {
 	dict->flags |= PVF_HAS_ITEMS;
 	if (key->kind != PV_STR || key->u.str.ptr == NULL ||
-	    str_eq(key->u.str, "__setstate__"))
+	    plants_a_method(key->u.str))
 		dict->flags |= PVF_SUSPECT_KEYS;
 }
 
@@ -1492,7 +1528,9 @@ op_build(struct pvm *vm)
 	if ((call = record_method_call(vm, inst, "__setstate__")) == NULL ||
 	    set_args_value(vm, call, state) < 0)
 		return -1;
-	if (!clean)
+	/* State on a class or module is never clean: what it sets is shared
+	 * by every later use of that name. */
+	if (!clean || inst->kind == PV_GLOBAL)
 		inst->flags |= PVF_PLANTED;
 	return 0;
 }

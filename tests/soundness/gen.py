@@ -9,7 +9,10 @@ says what it exercises and, where the notes pin it down, what CPython does:
            (before the _compat_pickle mapping), in any server model;
   raises   whether CPython raises in at least one server model;
   reports  (module, name[, raw_module, raw_name]) that picklewall must
-           report exactly, after mapping (notes 5, 19).
+           report exactly, after mapping (notes 5, 19);
+  shapes   `args` shapes (rules/REFERENCE.md) that some reported call must
+           show exactly (whether every shape is consistent with what
+           CPython passed is checked for every case anyway).
 
 mutations(cases, count, seed) derives byte-level mutants from the corpus and
 random stack-aware opcode programs.
@@ -54,6 +57,7 @@ class Case:
     raises: bool = None
     reports: tuple = ()
     curated: bool = True
+    shapes: tuple = ()
 
 
 # ------------------------------------------------------------- assembler
@@ -142,10 +146,10 @@ CASES = []
 
 
 def case(group, short, about, data, notes=(), imports=None, raises=None,
-         reports=(), framing='raw'):
+         reports=(), framing='raw', shapes=()):
     CASES.append(Case(group + '/' + short, group, data, about, tuple(notes), framing,
                       None if imports is None else frozenset(imports), raises,
-                      tuple(reports)))
+                      tuple(reports), shapes=tuple(shapes)))
 
 
 OS_SYSTEM = {('os', 'system')}
@@ -839,6 +843,346 @@ case('calls', 'BUILD_None_None_state_raises', 'a slot state of None in a 2-tuple
      asm(u('os'), 'NONE', 'NONE', 'TUPLE2', 'BUILD', u('system'), 'STACK_GLOBAL', 'STOP'),
      notes=[11], imports=set(), raises=True)
 
+# -- call arguments (rules/REFERENCE.md "args SHAPE") --------------------------
+#
+# Every call's `args` shape must be consistent with what CPython passed
+# (run.py checks it for every case); these put the values a rule can name
+# (small ints, bools, short strs, names, nested tuples) next to the values
+# it must not (ints out of range, text forms strtol reads otherwise, long
+# or unprintable strs, deep or long tuples, memo shuffles).
+
+def call_f(*arg_ops, callable_ops=(('GLOBAL', 'm', 'f'),)):
+    """m.f(*args) by REDUCE, each argument one value-pushing fragment."""
+    return [list(callable_ops), 'MARK', list(arg_ops), 'TUPLE', 'REDUCE']
+
+
+def args_case(short, about, *ops, shapes=(), raises=False, imports=None, notes=(12,), proto=None):
+    data = asm(('PROTO', proto) if proto is not None else [], list(ops), 'STOP')
+    case('args', short, about, data, notes=notes, raises=raises, imports=imports, shapes=shapes)
+
+
+M_F = {('m', 'f')}
+
+# Integers: the analyzer knows -256..4095 (and bools); every other int is `int`.
+for op, values in (('BININT1', (0, 1, 255)),
+                   ('BININT2', (0, 255, 256, 4095, 4096, 65535)),
+                   ('BININT', (0, -1, -255, -256, -257, 4095, 4096, 2**31 - 1, -2**31, 65536))):
+    for v in values:
+        args_case('%s_%s' % (op, str(v).replace('-', 'neg')), '%s %d as an argument' % (op, v),
+                  call_f((op, v)), shapes=['(%s,)' % (v if -256 <= v <= 4095 else 'int')], imports=M_F)
+
+# INT text: strtol(base 0), with a fallback to int(text, 0), and a bool for
+# any two characters strtol reads as 0 or 1 (load_int: len == 3).
+INT_TEXT_ROWS = [
+    (b'0', '(0,)'), (b'1', '(1,)'), (b'7', '(7,)'), (b'00', '(False,)'), (b'01', '(True,)'),
+    (b'-0', '(False,)'), (b'+0', '(False,)'), (b'+1', '(True,)'), (b' 1', '(True,)'),
+    (b' 0', '(False,)'), (b'\t1', '(True,)'), (b'-1', '(-1,)'), (b'10', '(10,)'),
+    (b'4095', '(4095,)'), (b'4096', '(int,)'), (b'-256', '(-256,)'), (b'-257', '(int,)'),
+    (b'02', None), (b'010', None), (b'0x10', None), (b'0X1f', None), (b'-0x100', None),
+    (b'0b1', None), (b'0o17', None), (b'1_000', None), (b'1 ', None), (b'0 ', None),
+    (b'1\x00', None), (b'0\x00', None), (b'5\x00junk', None), (b'00\r', None), (b'1\r', None),
+    (b' 01', None), (b'-00', None), (b'001', None), (b'+01', None), (b'0001', None),
+    (b'99999999999999999999', '(int,)'), (b'-9223372036854775808', '(int,)'),
+    (b'9223372036854775807', '(int,)'), (b'18446744073709551617', '(int,)'),
+    (b'-18446744073709551615', '(int,)'), (b'00000000000000000000001', None),
+    (b'4294967296', '(int,)'), (b'-4294967295', '(int,)'), (b'\x0b1', None), (b'1\x0c', None),
+]
+for i, (text, shape) in enumerate(INT_TEXT_ROWS):
+    args_case('INT_text_%02d' % i, 'INT %r as an argument (strtol base 0, then int(s, 0))' % text,
+              call_f(('INT', text + b'\n')), shapes=[shape] if shape else [], notes=(12, 17))
+# The whole table of text numbers, as arguments (CPython decides).
+for i, row in enumerate(NUMBER_ROWS):
+    for op in ('INT', 'LONG'):
+        args_case('%s_row_%02d' % (op, i), '%s %r as an argument' % (op, row),
+                  call_f((op, row + b'\n')), notes=(12, 17), raises=None)
+for short, ops, shape in (
+        ('LONG1_5', [('LONG1', 5)], '(int,)'), ('LONG1_0', [('LONG1', 0)], '(int,)'),
+        ('LONG1_empty', [('LONG1', Raw(b'\x00'))], '(int,)'), ('LONG1_neg1', [('LONG1', -1)], '(int,)'),
+        ('LONG1_255', [('LONG1', 255)], '(int,)'),
+        ('LONG1_1_padded', [('LONG1', Raw(b'\x03\x01\x00\x00'))], '(int,)'),
+        ('LONG4_1', [('LONG4', 1)], '(int,)'), ('LONG_text_5', [('LONG', b'5L\n')], '(int,)'),
+        ('LONG_text_1', [('LONG', b'1\n')], '(int,)'), ('LONG_text_00', [('LONG', b'0\n')], '(int,)'),
+        ('NEWTRUE', ['NEWTRUE'], '(True,)'), ('NEWFALSE', ['NEWFALSE'], '(False,)'),
+        ('bools_and_ints', ['NEWTRUE', ('BININT1', 1), 'NEWFALSE', ('BININT1', 0), ('INT', b'01\n'),
+                            ('INT', b'1\n')], '(True, 1, False, 0, True, 1)'),
+        ('BINFLOAT_1', [('BINFLOAT', 1.0)], '(float,)'), ('FLOAT_text_1', [('FLOAT', b'1\n')], '(float,)'),
+        ('FLOAT_text_0', [('FLOAT', b'0\n')], '(float,)'), ('NONE', ['NONE'], '(None,)'),
+        ('no_args', [], '()'), ('EMPTY_TUPLE', ['EMPTY_TUPLE'], '((),)'),
+        ('containers', ['EMPTY_LIST', 'EMPTY_DICT', 'EMPTY_SET', 'MARK', 'FROZENSET',
+                        'MARK', ('BININT1', 1), 'LIST', 'MARK', 'DICT'],
+         '(list, dict, set, frozenset, list, dict)'),
+        ('bytes_kinds', [('SHORT_BINBYTES', b'a'), ('BINBYTES', b'b'), ('BINBYTES8', b'c'), ('BYTEARRAY8', b'd')],
+         '(bytes, bytes, bytes, bytearray)'),
+        ('memoryview', [('BYTEARRAY8', b'a'), 'READONLY_BUFFER'], '(memoryview,)'),
+        ('READONLY_BUFFER_bytes', [('SHORT_BINBYTES', b'a'), 'READONLY_BUFFER'], '(bytes,)'),
+        ('READONLY_BUFFER_twice', [('BYTEARRAY8', b'a'), 'READONLY_BUFFER', 'READONLY_BUFFER'], '(memoryview,)'),
+):
+    args_case(short, 'a call receives %s' % shape, call_f(*ops), shapes=[shape], proto=5, imports=M_F)
+
+# str: shown with its text at most 64 printable ASCII characters.
+PRINTABLE = ''.join(chr(c) for c in range(0x20, 0x7f))
+for n in (0, 1, 63, 64, 65, 200):
+    text = (PRINTABLE * 3)[:n].replace('"', 'q').replace('\\', 'b')
+    shape = '("%s",)' % text if n <= 64 else '(str,)'
+    args_case('str_%d_chars' % n, 'a str of %d printable characters' % n,
+              call_f(u(text) if n < 256 else ('BINUNICODE', text)), shapes=[shape], imports=M_F)
+for short, text, shape in (
+        ('str_quote', 'a"b', r'("a\"b",)'), ('str_backslash', 'a\\b', r'("a\\b",)'),
+        ('str_quote_backslash_end', '\\"', r'("\\\"",)'),
+        ('str_64_quotes', '"' * 64, '("%s",)' % ('\\"' * 64)),
+        ('str_65_quotes', '"' * 65, '(str,)'), ('str_64_backslashes', '\\' * 64, '("%s",)' % ('\\\\' * 64)),
+        ('str_all_printable', PRINTABLE[:64],
+         '("%s",)' % PRINTABLE[:64].replace('\\', '\\\\').replace('"', '\\"')),
+        ('str_tab', 'a\tb', '(str,)'), ('str_newline', 'a\nb', '(str,)'), ('str_del', 'a\x7f', '(str,)'),
+        ('str_nul', '\x00', '(str,)'), ('str_latin1', 'caf\xe9', '(str,)'), ('str_cjk', '\u65e5', '(str,)'),
+        ('str_surrogate', '\ud800', '(str,)'), ('str_unit_sep', '\x1f', '(str,)'),
+        ('str_63_then_nonprintable', 'a' * 63 + '\x01', '(str,)'),
+        ('str_looks_like_int', '5', '("5",)'), ('str_looks_like_name', 'm:f', '("m:f",)'),
+        ('str_looks_like_tuple', '(1,)', '("(1,)",)'), ('str_question_mark', '?', '("?",)'),
+):
+    args_case(short, 'a str %r as an argument' % text[:20], call_f(u(text)), shapes=[shape], imports=M_F)
+for short, op, shape in (
+        ('STRING_plain', ('STRING', "'abc'"), '("abc",)'),
+        ('STRING_double_quoted', ('STRING', '"abc"'), '("abc",)'),
+        ('STRING_hex_escape', ('STRING', r"'a\x41'"), '("aA",)'),
+        ('STRING_escaped_quote', ('STRING', r"'a\'b'"), '("a\'b",)'),
+        ('STRING_escaped_backslash', ('STRING', r"'a\\b'"), r'("a\\b",)'),
+        ('STRING_newline_escape', ('STRING', r"'a\nb'"), '(str,)'),
+        ('STRING_nul_escape', ('STRING', r"'\x00'"), '(str,)'),
+        ('STRING_octal_escape', ('STRING', r"'\101'"), '("A",)'),
+        ('STRING_unknown_escape', ('STRING', r"'\q'"), r'("\\q",)'),
+        ('STRING_65_after_escapes', ('STRING', "'" + r'\x41' * 65 + "'"), '(str,)'),
+        ('STRING_64_after_escapes', ('STRING', "'" + r'\x41' * 64 + "'"), '("%s",)' % ('A' * 64)),
+        ('UNICODE_escape', ('UNICODE', r'\u0041b'), '("Ab",)'),
+        ('UNICODE_escape_nonprintable', ('UNICODE', r'\u0009'), '(str,)'),
+        ('UNICODE_backslash_x', ('UNICODE', r'\x41'), r'("\\x41",)'),
+        ('UNICODE_escaped_quote', ('UNICODE', r'a\u0022b'), r'("a\"b",)'),
+        ('SHORT_BINSTRING', ('SHORT_BINSTRING', 'abc'), '("abc",)'),
+        ('BINSTRING', ('BINSTRING', 'abc'), '("abc",)'),
+        ('BINUNICODE', ('BINUNICODE', 'abc'), '("abc",)'),
+        ('BINUNICODE8', ('BINUNICODE8', 'abc'), '("abc",)'),
+        ('BINUNICODE_utf8', ('BINUNICODE', '\xe9'), '(str,)'),
+):
+    args_case(short, 'a str from %s' % op[0], call_f(op), shapes=[shape], proto=4)
+
+# Tuples: four levels are shown, deeper ones are `?`; a shape of more than
+# 1024 bytes is `?` as a whole.
+def nested(depth, inner):
+    return [inner] + ['TUPLE1'] * depth
+
+
+for depth, shape in ((1, '((0,),)'), (2, '(((0,),),)'), (3, '((((?,),),),)'), (4, '((((?,),),),)'),
+                     (5, '((((?,),),),)'), (8, '((((?,),),),)')):
+    args_case('tuple_depth_%d' % depth, 'an argument nested %d tuples deep' % depth,
+              call_f(nested(depth, ('BININT1', 0))), shapes=[shape], imports=M_F)
+args_case('tuple_depth_4_mixed', 'items of the fourth level are ?, of the third shown',
+          call_f([('BININT1', 1), ('BININT1', 2), 'TUPLE2', 'TUPLE1', 'TUPLE1'],
+                 ['MARK', ('BININT1', 3), 'EMPTY_TUPLE', 'TUPLE', 'TUPLE1']),
+          shapes=['((((?, ?),),), ((3, ()),))'], imports=M_F)
+for n, last, shape in ((341, 0, '(%s)' % ', '.join(['0'] * 341)),
+                       (341, 10, '(%s, 10)' % ', '.join(['0'] * 340)),
+                       (341, 100, '?'), (342, 0, '?'), (1000, 0, '?')):
+    about = 'an args shape of %d bytes' % len(shape) if shape != '?' else 'an args shape over 1024 bytes'
+    args_case('tuple_%d_items_last_%d' % (n, last), about,
+              call_f(*([('BININT1', 0)] * (n - 1) + [('BININT1', last)])), shapes=[shape], imports=M_F)
+args_case('tuple_long_nested', 'a long tuple inside the arguments',
+          call_f(['MARK'] + [('BININT1', 7)] * 400 + ['TUPLE'], ('BININT1', 1)), shapes=['?'], imports=M_F)
+args_case('tuple_many_strs', 'many strs: the shape overflows on the last',
+          call_f(*[u('x' * 60)] * 17), shapes=['?'], imports=M_F)
+args_case('tuple_many_strs_1024', 'many strs: exactly 1024 bytes',
+          call_f(*[u('x' * 60)] * 16), shapes=['(%s)' % ', '.join(['"%s"' % ('x' * 60)] * 16)], imports=M_F)
+
+# The memo: values reach a call through PUT/GET, MEMOIZE and DUP.
+args_case('memo_BINPUT_BINGET', 'a value memoized and fetched twice',
+          call_f([('BININT1', 5), ('BINPUT', 0)], ('BINGET', 0)), shapes=['(5, 5)'], imports=M_F)
+args_case('memo_DUP', 'DUP of an argument', call_f([u('a'), 'DUP']), shapes=['("a", "a")'])
+args_case('memo_MEMOIZE_shuffle', 'MEMOIZE slots fetched in another order',
+          u('a'), 'MEMOIZE', 'POP', u('b'), 'MEMOIZE', 'POP', ('BININT1', 3), 'MEMOIZE', 'POP',
+          call_f(('BINGET', 2), ('BINGET', 0), ('BINGET', 1)), shapes=['(3, "a", "b")'], proto=4)
+args_case('memo_overwritten', 'the last PUT at an index wins',
+          ('BININT1', 1), ('BINPUT', 0), 'POP', ('BININT1', 2), ('BINPUT', 0), 'POP',
+          call_f(('BINGET', 0)), shapes=['(2,)'])
+args_case('memo_text_PUT_GET', 'text PUT and GET',
+          ('INT', b'01\n'), ('PUT', b'7\n'), 'POP', call_f(('GET', b'7\n'), ('GET', b'07\n')),
+          shapes=['(True, True)'])
+args_case('memo_MEMOIZE_after_sparse_PUT', 'MEMOIZE stores at the count of slots',
+          ('BININT1', 9), ('LONG_BINPUT', 100), 'POP', ('BININT1', 8), 'MEMOIZE', 'POP',
+          call_f(('BINGET', 1), ('LONG_BINGET', 100)), shapes=['(8, 9)'], proto=4)
+args_case('memo_tuple_memoized', 'a memoized tuple used twice',
+          call_f([('BININT1', 1), u('x'), 'TUPLE2', ('BINPUT', 3)], ('BINGET', 3)),
+          shapes=['((1, "x"), (1, "x"))'])
+args_case('memo_args_tuple_memoized', 'the args tuple itself from the memo',
+          ('BININT2', 300), ('BININT2', 4000), 'TUPLE2', ('BINPUT', 0), 'POP',
+          ('GLOBAL', 'm', 'f'), ('BINGET', 0), 'REDUCE', shapes=['(300, 4000)'])
+args_case('memo_stream_differs', 'a stream memo and a message memo give the call different values',
+          ('BININT1', 5), ('BINPUT', 0), 'STOP',
+          ('GLOBAL', 'm', 'f'), ('BININT1', 7), 'MEMOIZE', 'POP', ('BINGET', 0), 'TUPLE1', 'REDUCE',
+          notes=(8, 12))
+args_case('memo_stream_only', 'only a stream memo has the value: a message memo fails',
+          ('INT', b'01\n'), ('BINPUT', 0), 'STOP',
+          ('GLOBAL', 'm', 'f'), ('BINGET', 0), 'TUPLE1', 'REDUCE', notes=(8, 12), raises=True)
+args_case('memo_stream_call_result', 'a call result of pickle 1 as an argument in pickle 2',
+          ('GLOBAL', 'm', 'g'), 'EMPTY_TUPLE', 'REDUCE', ('BINPUT', 0), 'STOP',
+          ('GLOBAL', 'm', 'f'), ('BINGET', 0), 'TUPLE1', 'REDUCE', notes=(8, 12), raises=True)
+
+# Objects: m:X is what find_class returned, m:X() what calling it returned.
+G = ('GLOBAL', 'm', 'g')
+args_case('arg_import', 'an imported object as an argument', call_f(G), shapes=['(m:g,)'])
+args_case('arg_call_result', 'a call result as an argument', call_f([G, 'EMPTY_TUPLE', 'REDUCE']),
+          shapes=['(m:g(),)'])
+args_case('arg_NEWOBJ_result', 'a NEWOBJ result as an argument', call_f([G, 'EMPTY_TUPLE', 'NEWOBJ']),
+          shapes=['(m:g(),)'], proto=2)
+args_case('arg_OBJ_result', 'an OBJ result as an argument', call_f(['MARK', G, ('BININT1', 1), 'OBJ']),
+          shapes=['(m:g(),)'])
+args_case('arg_INST_result', 'an INST result as an argument', call_f(['MARK', ('INST', 'm', 'g')]),
+          shapes=['(m:g(),)'])
+args_case('arg_call_of_call_result', "calling what a call returned: the result is unnamed",
+          call_f([G, 'EMPTY_TUPLE', 'REDUCE', 'EMPTY_TUPLE', 'REDUCE']), shapes=['(?,)'])
+args_case('arg_call_result_memo', 'a memo copy of a call result, twice',
+          G, 'EMPTY_TUPLE', 'REDUCE', 'MEMOIZE', 'POP', call_f(('BINGET', 0), ('BINGET', 0)),
+          shapes=['(m:g(), m:g())'], proto=4)
+args_case('arg_same_import_twice', 'one name imported twice: both are m:g',
+          call_f(G, G, [G, 'EMPTY_TUPLE', 'REDUCE']), shapes=['(m:g, m:g, m:g())'])
+args_case('arg_self', 'a callable receives itself', ('GLOBAL', 'm', 'f'), 'DUP', 'TUPLE1', 'REDUCE',
+          shapes=['(m:f,)'])
+args_case('arg_builtins_str', 'builtins.str as an argument', call_f(('GLOBAL', 'builtins', 'str')),
+          shapes=['(builtins:str,)'])
+args_case('arg_builtins_str_result', 'what builtins.str returned',
+          call_f([('GLOBAL', 'builtins', 'str'), u('x'), 'TUPLE1', 'REDUCE']), shapes=['(builtins:str(),)'])
+args_case('arg_module_name', 'os.__name__ is a str', call_f(('GLOBAL', 'os', '__name__')),
+          shapes=['(os:__name__,)'])
+args_case('arg_mapped_proto2', 'proto 2: __builtin__.eval is shown as builtins:eval',
+          call_f(('GLOBAL', '__builtin__', 'eval')), shapes=['(builtins:eval,)'], proto=2, notes=(5, 12))
+args_case('arg_unmapped_proto3', 'proto 3: __builtin__.eval stays', call_f(('GLOBAL', '__builtin__', 'eval')),
+          shapes=['(__builtin__:eval,)'], proto=3, notes=(5, 12))
+args_case('arg_mapped_pair_proto2', 'proto 2: a NAME_MAPPING pair',
+          call_f(('GLOBAL', 'exceptions', 'StandardError')),
+          shapes=['(builtins:Exception,)'], proto=2, notes=(5, 12))
+args_case('arg_dotted_proto4', 'proto 4: a dotted name', call_f(sg('os', 'path.join')),
+          shapes=['(os:path.join,)'], proto=4)
+args_case('arg_unwritable_name', 'a name the notation cannot hold is ?', call_f(('GLOBAL', 'a b', 'c')),
+          shapes=['(?,)'])
+args_case('arg_name_with_colon', 'a name with a colon is ?', call_f(('GLOBAL', 'a:b', 'c')), shapes=['(?,)'])
+args_case('arg_non_ascii_name', 'a non-ASCII module name', call_f(('GLOBAL', b'\xc3\xa9\nx\n')))
+args_case('arg_runtime_name', 'STACK_GLOBAL of a run-time str is ?',
+          call_f([('GLOBAL', 'builtins', 'str'), u('m'), 'TUPLE1', 'REDUCE', u('g'), 'STACK_GLOBAL']))
+args_case('arg_ext', 'an EXT code as an argument', call_f(('EXT1', 1)), proto=2)
+args_case('arg_persistent_object', 'a persistent object as an argument', call_f(('PERSID', 'p')), raises=None)
+args_case('callable_from_memo', 'the callable itself from the memo',
+          G, ('BINPUT', 0), 'POP', ('BINGET', 0), ('BININT1', 1), 'TUPLE1', 'REDUCE', shapes=['(1,)'])
+args_case('callable_is_call_result', 'calling what a call returned, with arguments',
+          G, 'EMPTY_TUPLE', 'REDUCE', ('BININT1', 2), u('x'), 'TUPLE2', 'REDUCE', shapes=['(2, "x")'])
+
+# The other calls: NEWOBJ, NEWOBJ_EX (shown as (args, kwargs)), OBJ, INST,
+# BUILD (the state), PERSID/BINPERSID (the id).
+C = ('GLOBAL', 'm', 'C')
+args_case('NEWOBJ_args', 'NEWOBJ args', C, ('BININT1', 1), u('a'), 'TUPLE2', 'NEWOBJ',
+          shapes=['(1, "a")'], proto=2)
+args_case('NEWOBJ_EX_kwargs', 'NEWOBJ_EX: (args, kwargs)',
+          C, ('BININT1', 1), u('a'), 'TUPLE2', 'EMPTY_DICT', u('k'), ('BININT2', 300), 'SETITEM', 'NEWOBJ_EX',
+          shapes=['((1, "a"), dict)'], proto=4)
+args_case('NEWOBJ_EX_empty', 'NEWOBJ_EX with nothing', C, 'EMPTY_TUPLE', 'EMPTY_DICT', 'NEWOBJ_EX',
+          shapes=['((), dict)'], proto=4)
+args_case('NEWOBJ_EX_memo', 'NEWOBJ_EX args and kwargs from the memo',
+          ('BININT1', 4), 'TUPLE1', 'MEMOIZE', 'POP', 'EMPTY_DICT', 'MEMOIZE', 'POP',
+          C, ('BINGET', 0), ('BINGET', 1), 'NEWOBJ_EX', shapes=['((4,), dict)'], proto=4)
+args_case('OBJ_args', 'OBJ args', 'MARK', C, ('BININT1', 1), 'NEWTRUE', 'OBJ', shapes=['(1, True)'], proto=2)
+args_case('OBJ_no_args', 'OBJ without args', 'MARK', C, 'OBJ', shapes=['()'])
+args_case('INST_args', 'INST args', 'MARK', ('INT', b'01\n'), ('STRING', "'x'"), ('INST', 'm', 'C'),
+          shapes=['(True, "x")'])
+args_case('INST_no_args', 'INST without args', 'MARK', ('INST', 'm', 'C'), shapes=['()'])
+for short, state, shape in (
+        ('dict', ['EMPTY_DICT', u('a'), ('BININT1', 1), 'SETITEM'], 'dict'),
+        ('slots', ['NONE', 'EMPTY_DICT', 'TUPLE2'], '(None, dict)'),
+        ('int', [('BININT1', 5)], '5'), ('big_int', [('BININT', 5000)], 'int'),
+        ('str', [u('s')], '"s"'), ('long_str', [u('s' * 65)], 'str'), ('none', ['NONE'], 'None'),
+        ('true', ['NEWTRUE'], 'True'), ('import', [G], 'm:g'), ('object', [G, 'EMPTY_TUPLE', 'REDUCE'], 'm:g()'),
+        ('tuple', [('BININT1', 1), ('BININT1', 2), 'TUPLE2'], '(1, 2)'),
+        ('deep', [nested(5, ('BININT1', 0))], '((((?,),),),)'),
+        ('memo', [('BININT1', 6), 'DUP', ('BINPUT', 0), 'POP'], '6'),
+):
+    args_case('BUILD_state_%s' % short, 'BUILD receives the state %s' % shape,
+              C, 'EMPTY_TUPLE', 'NEWOBJ', state, 'BUILD', shapes=[shape], proto=2, notes=(11, 12))
+args_case('BUILD_twice', 'two BUILDs on one object', C, 'EMPTY_TUPLE', 'REDUCE', 'EMPTY_DICT', 'BUILD',
+          ('BININT1', 2), 'BUILD', shapes=['dict', '2'], notes=(11, 12))
+args_case('BUILD_setstate_from_slot_state', 'slot state sets __setstate__ to an import; BUILD calls it',
+          C, 'EMPTY_TUPLE', 'NEWOBJ', 'NONE', 'EMPTY_DICT', u('__setstate__'), G, 'SETITEM', 'TUPLE2', 'BUILD',
+          ('BININT1', 9), 'BUILD', proto=2, notes=(11, 12))
+for short, op, shape in (
+        ('PERSID_str', ('PERSID', 'abc'), '"abc"'), ('PERSID_empty', ('PERSID', ''), '""'),
+        ('PERSID_quote', ('PERSID', 'a"b\\c'), r'"a\"b\\c"'),
+        ('PERSID_64', ('PERSID', 'p' * 64), '"%s"' % ('p' * 64)),
+        ('PERSID_65', ('PERSID', 'p' * 65), 'str'), ('PERSID_tab', ('PERSID', 'a\tb'), 'str'),
+        ('PERSID_cr', ('PERSID', b'a\r\n'), 'str'), ('PERSID_5000', ('PERSID', 'p' * 5000), 'str'),
+        ('PERSID_digits', ('PERSID', '5'), '"5"'),
+):
+    args_case(short, '%s receives the id %s' % (op[0], shape), op, shapes=[shape], raises=True, notes=(13,))
+for short, pid, shape in (
+        ('int', [('BININT1', 5)], '5'), ('str', [u('abc')], '"abc"'), ('true', ['NEWTRUE'], 'True'),
+        ('tuple', [('BININT1', 1), u('x'), 'TUPLE2'], '(1, "x")'), ('list', ['EMPTY_LIST'], 'list'),
+        ('none', ['NONE'], 'None'), ('import', [G], 'm:g'), ('object', [G, 'EMPTY_TUPLE', 'REDUCE'], 'm:g()'),
+        ('big_int', [('LONG1', 5)], 'int'), ('text_bool', [('INT', b'00\n')], 'False'),
+        ('bytes', [('SHORT_BINBYTES', b'x')], 'bytes'),
+):
+    args_case('BINPERSID_%s' % short, 'BINPERSID receives the id %s' % shape, pid, 'BINPERSID',
+              shapes=[shape], raises=None, notes=(13,), proto=3)
+args_case('BINPERSID_twice_str_pid', 'a str id returned as the id of the next BINPERSID',
+          u('abc'), 'BINPERSID', 'BINPERSID', shapes=['"abc"'], raises=True, notes=(13,))
+
+# Planted methods (note 11): a BUILD state puts attributes on the instance
+# (a dict state in its __dict__, a slot state by setattr), and CPython looks
+# extend (APPEND(S)), add (ADDITEMS) and __setstate__ (BUILD) up on the
+# instance, so a planted object is called in their place; a slot state can
+# also set __class__, and the next method is another class's.  The scan must
+# then not name the call after the instance's maker.
+NEW_C = [C, 'EMPTY_TUPLE', 'NEWOBJ']
+
+
+def planted(key, slot, value=(G,)):
+    setitem = ['EMPTY_DICT', u(key), list(value), 'SETITEM']
+    return NEW_C + (['NONE', setitem, 'TUPLE2'] if slot else setitem) + ['BUILD']
+
+
+for key, tail, about in (('extend', ['MARK', ('BININT1', 1), 'APPENDS'], 'APPENDS calls the planted extend'),
+                         ('extend', [('BININT1', 1), 'APPEND'], 'APPEND calls the planted extend'),
+                         ('add', ['MARK', ('BININT1', 1), 'ADDITEMS'], 'ADDITEMS calls the planted add'),
+                         ('__setstate__', [('BININT1', 1), 'BUILD'], 'BUILD calls the planted __setstate__')):
+    for slot in (False, True):
+        args_case('planted_%s_by_%s_state_%s' % (key.strip('_'), 'slot' if slot else 'dict', tail[-1]),
+                  about + (' (slot state)' if slot else ' (dict state)'),
+                  planted(key, slot), tail, proto=2, notes=(10, 11))
+args_case('planted_class_then_BUILD', 'slot state sets __class__: the next BUILD is m.g.__setstate__',
+          planted('__class__', True), ('BININT1', 7), 'BUILD', proto=2, notes=(11,))
+args_case('planted_class_then_APPENDS', 'slot state sets __class__: APPENDS is m.g.extend',
+          planted('__class__', True), 'MARK', ('BININT1', 1), 'APPENDS', proto=2, notes=(10, 11))
+args_case('planted_class_then_SETITEMS', 'slot state sets __class__: SETITEMS is m.g.__setitem__',
+          planted('__class__', True), 'MARK', u('k'), ('BININT1', 1), 'SETITEMS', proto=2, notes=(10, 11))
+args_case('planted_class_by_dict_state', 'a dict state with __class__ only fills __dict__',
+          planted('__class__', False), ('BININT1', 7), 'BUILD', proto=2, notes=(11,))
+args_case('planted_append_unused', 'extend exists, so a planted append is not called',
+          planted('append', False), 'MARK', ('BININT1', 1), 'APPENDS', proto=2, notes=(10, 11))
+args_case('planted_setitem_unused', 'SETITEM uses the type slot: a planted __setitem__ is not called',
+          planted('__setitem__', True), u('k'), ('BININT1', 1), 'SETITEM', proto=2, notes=(10, 11))
+args_case('planted_by_call_result', 'the planted object is a call result',
+          planted('extend', False, [G, 'EMPTY_TUPLE', 'REDUCE']), 'MARK', ('BININT1', 1), 'APPENDS',
+          proto=2, notes=(10, 11))
+# On the class itself: the planting BUILD is a call no rule allows, but
+# what follows is still not what the scan names.
+args_case('planted_new_on_class', 'slot state on the class sets __new__: NEWOBJ calls m.g(m.C, 1)',
+          C, 'DUP', 'NONE', 'EMPTY_DICT', u('__new__'), G, 'SETITEM', 'TUPLE2', 'BUILD',
+          ('BININT1', 1), 'TUPLE1', 'NEWOBJ', proto=2, notes=(11, 12))
+args_case('planted_setstate_on_class', 'slot state on the class sets __setstate__ for its instances',
+          C, 'DUP', 'NONE', 'EMPTY_DICT', u('__setstate__'), G, 'SETITEM', 'TUPLE2', 'BUILD',
+          'EMPTY_TUPLE', 'NEWOBJ', ('BININT1', 1), 'BUILD', proto=2, notes=(11, 12))
+
+# Frames: calls inside a FRAME, placed by the deframed oracle models.
+args_case('FRAME_calls', 'calls inside a frame',
+          frame(asm(call_f(('BININT1', 1)), 'POP', C, 'EMPTY_TUPLE', 'NEWOBJ', u('s'), 'BUILD'))
+          + frame(asm(call_f(('BININT2', 4096), 'NEWFALSE'))), shapes=['(1,)', '"s"', '(int, False)'], proto=4)
+args_case('FRAME_stream_memo', 'two framed pickles sharing a stream memo',
+          frame(asm(('BININT1', 5), ('BINPUT', 0), 'STOP')),
+          ('PROTO', 4), frame(asm(call_f(('BINGET', 0)))), raises=True, proto=4, notes=(8, 15))
+
 # -- len32 framing (logging.handlers.SocketHandler) -------------------------
 
 def len32(*payloads):
@@ -1207,6 +1551,292 @@ def random_program(rng):
         out.append('NONE')
     out.append('STOP')
     return asm(*out)
+
+
+# Random call-heavy programs for the args check: every value a shape can
+# describe, in every encoding, reaching REDUCE, NEWOBJ, NEWOBJ_EX, OBJ,
+# INST, BUILD, PERSID and BINPERSID directly, through the memo, DUP, nested
+# tuples and other calls' results; now and then framed or a stream.
+
+ARG_NAMES = [('m', 'f'), ('m', 'g'), ('m', 'C'), ('builtins', 'str'), ('__builtin__', 'str'),
+             ('os', '__name__'), ('__builtin__', 'eval'), ('exceptions', 'StandardError'),
+             ('os', 'path.join'), ('copy_reg', '_reconstructor'), ('a b', 'c'), ('\xe9', 'x')]
+CALLABLE_NAMES = [n for n in ARG_NAMES if n[1] not in ('str', '__name__')]
+ARG_INTS = [0, 1, 2, -1, 7, 10, 100, 255, 256, 1000, 4095, 4096, -255, -256, -257, 65535, 65536,
+            2**31 - 1, -2**31, 2**32, 2**63 - 1, 2**63, -2**63 - 1, 2**64 + 1]
+ARG_CHARS = (['a', 'b', 'Z', '0', ' ', '~', '"', '\\', "'", ':', '(', ',', '?'] * 4 +
+             ['\x00', '\t', '\n', '\r', '\x1f', '\x7f', '\xe9', '\u65e5', '\U0001f600'])
+
+
+def _int_text(rng, v):
+    """A text an INT/LONG line could carry for about ${v}; CPython decides
+    what it means (octal zeros, bools of two characters, fallbacks)."""
+    sign = '-' if v < 0 else rng.choice(['', '', '', '+'])
+    a = abs(v)
+    body = rng.choice(['%d' % a, '%d' % a, '%d' % a, '0x%x' % a, '0X%X' % a, '0%o' % a,
+                       '0o%o' % a, '0b{:b}'.format(a), '0%d' % a, '00%d' % a, '{:_}'.format(a)])
+    text = sign + body
+    r = rng.random()
+    if r < 0.1:
+        text = rng.choice([' ', '\t', '  ', '\x0b']) + text
+    elif r < 0.2:
+        text += rng.choice([' ', '\r', '\x00', '\x00junk', '\t', 'L'])
+    return text.encode() + b'\n'
+
+
+class _ArgsGen:
+    def __init__(self, rng):
+        self.rng = rng
+        self.memo = {}          # index -> whether a tuple is stored there
+        self.proto = None
+
+    def import_ops(self, callable_=False):
+        # A callable is mostly a stub of the oracle: str and os.__name__
+        # fail on most arguments, and nothing runs after a failure.
+        names = ARG_NAMES if not callable_ or self.rng.random() < 0.05 else CALLABLE_NAMES
+        module, name = self.rng.choice(names)
+        r = self.rng.random()
+        if r < 0.6:
+            return [('GLOBAL', module, name)]
+        if r < 0.9:
+            return sg(module, name)
+        return [('GLOBAL', 'builtins', 'str'), u(module), 'TUPLE1', 'REDUCE', u(name), 'STACK_GLOBAL']
+
+    def memoize(self, ops, is_tuple=False):
+        """Maybe store the value just pushed in the memo."""
+        rng = self.rng
+        if rng.random() < 0.25:
+            kind = rng.randrange(4)
+            if kind == 0:
+                index = len(self.memo)
+                ops = ops + ['MEMOIZE']
+            else:
+                index = rng.choice([0, 1, 2, 3, 5, 100, 300])
+                ops = ops + [[('BINPUT', index)] if kind == 1 and index < 256 else
+                             [('PUT', b'%d\n' % index)] if kind == 2 else [('LONG_BINPUT', index)]]
+            self.memo[index] = is_tuple
+        return ops
+
+    def get(self, want_tuple=False):
+        rng = self.rng
+        choices = [k for k, t in self.memo.items() if t or not want_tuple]
+        if not choices:
+            return None
+        index = rng.choice(choices)
+        kind = rng.randrange(3)
+        if kind == 0 and index < 256:
+            return [('BINGET', index)]
+        if kind == 1:
+            return [('GET', (rng.choice(['', '0', ' ']) + '%d' % index).encode() + b'\n')]
+        return [('LONG_BINGET', index)]
+
+    def int_ops(self):
+        rng = self.rng
+        v = rng.choice(ARG_INTS) if rng.random() < 0.8 else rng.randint(-300, 5000)
+        forms = ['INT', 'LONG', 'LONG1']
+        if 0 <= v < 256:
+            forms.append('BININT1')
+        if 0 <= v < 65536:
+            forms.append('BININT2')
+        if -2**31 <= v < 2**31:
+            forms += ['BININT', 'BININT']
+        op = rng.choice(forms)
+        if op == 'INT':
+            if rng.random() < 0.15:
+                return [('INT', rng.choice([b'00', b'01', b'-0', b'+1', b' 1', b'\t0', b'0 ', b'1\x00']) + b'\n')]
+            return [('INT', _int_text(rng, v))]
+        if op == 'LONG':
+            return [('LONG', _int_text(rng, v).replace(b'\n', b'') + rng.choice([b'L\n', b'\n']))]
+        return [(op, v)]
+
+    def str_ops(self):
+        rng = self.rng
+        n = rng.choice([0, 1, 2, 5, 20, 62, 63, 64, 64, 65, 66, 100, 300])
+        printable = rng.random() < 0.7
+        text = ''.join(rng.choice(ARG_CHARS[:52] if printable else ARG_CHARS) for _ in range(n))
+        op = rng.choice(['SHORT_BINUNICODE', 'SHORT_BINUNICODE', 'BINUNICODE', 'BINUNICODE8', 'UNICODE',
+                         'STRING', 'SHORT_BINSTRING', 'BINSTRING'])
+        if op == 'SHORT_BINUNICODE' and len(text.encode('utf-8', 'surrogatepass')) > 255:
+            op = 'BINUNICODE'
+        if op == 'UNICODE':
+            return [('UNICODE', text.encode('raw_unicode_escape').replace(b'\n', b'\\u000a') + b'\n')]
+        if op in ('STRING', 'SHORT_BINSTRING', 'BINSTRING'):
+            text = text.encode('ascii', 'replace').decode()     # decoded as ASCII
+        if op == 'STRING':
+            body = text.encode('unicode_escape').replace(b"'", b"\\'")
+            return [('STRING', b"'" + body + b"'\n")]
+        if op in ('SHORT_BINSTRING', 'BINSTRING'):
+            raw = text.encode('latin-1', 'replace')
+            if op == 'SHORT_BINSTRING' and len(raw) < 256:
+                return [(op, Raw(struct.pack('<B', len(raw)) + raw))]
+            return [('BINSTRING', Raw(struct.pack('<i', len(raw)) + raw))]
+        return [(op, text)]
+
+    def value(self, depth=0, pure=False):
+        """Ops that push exactly one value; a pure one imports nothing."""
+        rng = self.rng
+        r = rng.random()
+        if depth > 7:
+            r = rng.random() * 0.45
+        elif pure:
+            r = rng.random() * 0.75
+        if r < 0.17:
+            ops = self.int_ops()
+        elif r < 0.30:
+            ops = self.str_ops()
+        elif r < 0.36:
+            ops = [rng.choice(['NONE', 'NEWTRUE', 'NEWFALSE', ('BINFLOAT', 1.0), ('FLOAT', b'1\n'),
+                               ('INT', b'01\n'), ('INT', b'00\n')])]
+        elif r < 0.40:
+            ops = [rng.choice([('SHORT_BINBYTES', b'ab'), ('BINBYTES', b''), ('BINBYTES8', b'x'),
+                               ('BYTEARRAY8', b'y')])]
+            if rng.random() < 0.3:
+                ops.append('READONLY_BUFFER')
+        elif r < 0.45:
+            ops = [rng.choice(['EMPTY_LIST', 'EMPTY_DICT', 'EMPTY_SET', ['MARK', 'FROZENSET'],
+                               ['MARK', self.int_ops(), 'LIST'], ['MARK', u('k'), self.int_ops(), 'DICT']])]
+        elif r < 0.65:
+            return self.memoize(self.tuple_ops(depth + 1, pure), True)
+        elif r < 0.75:
+            got = None if pure else self.get()
+            if got is not None:
+                return got
+            ops = self.int_ops()
+        elif r < 0.83:
+            ops = self.import_ops()
+        elif r < 0.97:
+            ops = self.call_ops(depth + 1)
+        else:
+            ops = rng.choice([[('PERSID', 'p%d' % rng.randrange(3))], [self.value(depth + 1), 'BINPERSID']])
+        return self.memoize(ops)
+
+    def tuple_ops(self, depth, pure=False):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.1:
+            return ['EMPTY_TUPLE']
+        if r < 0.5:
+            k = rng.randint(1, 3)
+            return [self.value(depth, pure) for _ in range(k)] + [('TUPLE%d' % k)]
+        if r < 0.95:
+            items = []
+            for _ in range(rng.randint(0, 6)):
+                items.append('DUP' if items and rng.random() < 0.15 else self.value(depth, pure))
+            return ['MARK'] + items + ['TUPLE']
+        # Long tuples: shapes near and over 1024 bytes.
+        n = rng.choice([150, 250, 300, 340, 341, 342, 345, 400])
+        item = rng.choice([[('BININT1', 0)], [('BININT1', 10)], ['NONE'], [u('ab')]])
+        return ['MARK'] + [item] * n + ['TUPLE']
+
+    def args_tuple(self, depth):
+        got = self.get(want_tuple=True) if self.rng.random() < 0.15 else None
+        return got or self.tuple_ops(depth)
+
+    def callable_ops(self, depth):
+        rng = self.rng
+        if rng.random() < 0.85 or depth > 6:
+            return self.import_ops(True)
+        return self.call_ops(depth + 1)
+
+    def call_ops(self, depth):
+        """Ops of one call, pushing its result."""
+        rng = self.rng
+        kind = rng.choice(['REDUCE'] * 4 + ['NEWOBJ', 'NEWOBJ_EX', 'OBJ', 'INST', 'BUILD', 'PERSID', 'BINPERSID'])
+        if kind == 'REDUCE':
+            return [self.callable_ops(depth), self.args_tuple(depth), 'REDUCE']
+        if kind == 'NEWOBJ':
+            return [self.import_ops(True), self.args_tuple(depth), 'NEWOBJ']
+        if kind == 'NEWOBJ_EX':
+            kwargs = ['EMPTY_DICT']
+            for _ in range(rng.randint(0, 2)):
+                kwargs += [u(rng.choice(['k', 'key', 'x'])), self.value(depth), 'SETITEM']
+            if rng.random() < 0.2:
+                got = self.get()
+                kwargs = got or kwargs
+            return [self.import_ops(True), self.args_tuple(depth), kwargs, 'NEWOBJ_EX']
+        if kind == 'OBJ':
+            items = [self.value(depth) for _ in range(rng.randint(0, 3))]
+            return ['MARK', self.callable_ops(depth)] + items + ['OBJ']
+        if kind == 'INST':
+            module, name = rng.choice([n for n in ARG_NAMES if n[0].isascii() and ' ' not in n[0]])
+            return ['MARK'] + [self.value(depth) for _ in range(rng.randint(0, 3))] + [('INST', module, name)]
+        if kind == 'BUILD':
+            return [self.call_ops(depth + 1) if depth < 6 else self.import_ops(True), self.value(depth), 'BUILD']
+        if kind == 'PERSID':
+            return [('PERSID', rng.choice(['a', '', 'p' * 64, 'p' * 65, 'x"y', 'a\\b', 'a b', '5']))]
+        return [self.value(depth), 'BINPERSID']
+
+    def method_ops(self, depth=0):
+        """An object made by a call, then BUILD (now and then with a state
+        that plants a method or sets __class__), APPEND(S), ADDITEMS and
+        SETITEM(S) on it: the calls CPython looks up on the instance."""
+        rng = self.rng
+        ops = [self.import_ops(True), rng.choice([['EMPTY_TUPLE', 'NEWOBJ'], ['EMPTY_TUPLE', 'REDUCE'],
+                                                  [self.args_tuple(depth + 1), 'REDUCE']])]
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            if r < 0.4:
+                state = ['EMPTY_DICT']
+                for _ in range(rng.randint(0, 2)):
+                    key = rng.choice(['x', 'extend', 'add', '__class__', '__setstate__', 'append',
+                                      '__setitem__', '__new__', '__dict__'])
+                    state += [u(key), self.import_ops(True) if rng.random() < 0.7 else self.value(depth + 1),
+                              'SETITEM']
+                if rng.random() < 0.5:
+                    state = ['NONE' if rng.random() < 0.7 else 'EMPTY_DICT', state, 'TUPLE2']
+                ops += [state if rng.random() < 0.85 else self.value(depth + 1), 'BUILD']
+            elif r < 0.6:
+                ops += ['MARK'] + [self.value(depth + 1) for _ in range(rng.randint(0, 2))] + ['APPENDS']
+            elif r < 0.7:
+                ops += [self.value(depth + 1), 'APPEND']
+            elif r < 0.8:
+                ops += ['MARK', self.int_ops(), 'ADDITEMS']
+            elif r < 0.9:
+                ops += ['MARK', u('k'), self.value(depth + 1), 'SETITEMS']
+            else:
+                ops += [self.str_ops(), self.value(depth + 1), 'SETITEM']
+        return ops
+
+    def program(self):
+        """One pickle of calls, or a stream whose leading pickles only fill
+        the memo (a scan cuts the stream after a denied pickle, so only the
+        last one calls)."""
+        rng = self.rng
+        out = []
+        n = rng.choice([1, 1, 1, 2, 2, 3])
+        for k in range(n):
+            body = []
+            self.proto = rng.choice([None, 0, 2, 3, 4, 5])
+            if self.proto is not None:
+                body.append(('PROTO', self.proto))
+            if rng.random() < 0.3:      # what a message memo knows
+                self.memo = {}
+            if k < n - 1:
+                for _ in range(rng.randint(1, 5)):
+                    body.append(self.value(0, pure=True))
+                    body.append('POP')
+            else:
+                for _ in range(rng.randint(1, 4)):
+                    body.append(self.call_ops(0) if rng.random() < 0.75 else self.method_ops())
+                    body.append('POP')
+            body.append(self.value(0, pure=k < n - 1))
+            inner = asm(body[1:] if self.proto is not None else body, 'STOP')
+            head = asm(body[0]) if self.proto is not None else b''
+            if rng.random() < 0.2:
+                out.append(head + asm(frame(inner)))
+            else:
+                out.append(head + inner)
+        return b''.join(out)
+
+
+def args_programs(count, seed):
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        data = _ArgsGen(rng).program()
+        out.append(Case('argsgen/%05d' % i, 'argsgen', data, 'args program, seed %d #%d' % (seed, i),
+                        curated=False))
+    return out
 
 
 MAX_SOURCE_BYTES = 2048

@@ -35,6 +35,17 @@ pickle) and mp framing (multiprocessing.connection); models loads / peek-fresh /
 message does not end the connection) and kept-memo (one Unpickler reads
 message after message, so the memo carries over, failed messages included).
 
+Argument models ("args/..."): exact readers (bytesio per message and
+stream; per-message bytesio and kept-memo for len32/mp) whose stubs also
+describe, as JSON, every value a call receives (REDUCE, NEWOBJ, NEWOBJ_EX,
+OBJ, INST args, BUILD state, persistent ids): type, small int and str
+values, tuple items, and which find_class result or call of one the value
+is.  Each such event carries `at`, the end of the opcode that made the call:
+the FRAME headers of well-formed frames are replaced by no-op opcodes of
+the same length (deframe), so that the exact reader does not buffer a
+frame and its position stays the opcode's.  These models serve only the
+argument check of run.py; their other events repeat the bytesio models'.
+
 Every evaluation runs in a worker subprocess (`oracle.py --worker`) with an
 address-space limit and a timeout, because mutated pickles ask for huge
 allocations; MemoryError, a timeout or a dead worker count as "CPython
@@ -46,6 +57,7 @@ import copyreg
 import io
 import json
 import os
+import pickletools
 import select
 import struct
 import subprocess
@@ -84,6 +96,16 @@ class Recorder:
         self.n_events = 0
         self.load_start = 0
         self.file = None
+        self.at_base = 0        # offset of the file's byte 0 in the input
+        self.describe = False   # an argument model: describe call arguments
+        # What find_class returned and what calling those returned, by id
+        # (the objects are kept, so an id is never reused): (obj, [(module,
+        # name), ...]) with the raw names find_class received.
+        self.found = {}
+        self.made = {}
+
+    def has_room(self):
+        return len(self.events) < MAX_EVENTS_PER_MODEL
 
     def add(self, **event):
         self.n_events += 1
@@ -91,10 +113,24 @@ class Recorder:
             event['start'] = self.load_start
             if self.file is not None and hasattr(self.file, 'tell'):
                 try:
-                    event['at'] = self.file.tell()
+                    event['at'] = self.at_base + self.file.tell()
                 except Exception:
                     pass
             self.events.append(event)
+
+    def names_of(self, obj):
+        entry = self.found.get(id(obj))
+        return entry[1] if entry is not None and entry[0] is obj else []
+
+    def note_found(self, obj, module, name):
+        entry = self.found.setdefault(id(obj), (obj, []))
+        if entry[0] is obj and [module, name] not in entry[1]:
+            entry[1].append([module, name])
+
+    def note_made(self, callee, result):
+        names = self.names_of(callee)
+        if names:
+            self.made[id(result)] = (result, list(names))
 
 
 _RECORDER = Recorder()     # the model run in progress
@@ -105,6 +141,88 @@ def _summary(value):
     if isinstance(value, (str, bytes)) and len(value) <= 40:
         return value if isinstance(value, str) else value.decode('latin-1')
     return type(value).__name__
+
+
+# ------------------------------------------------------- argument values
+
+DESCRIBE_MAX_NODES = 4000   # per described value; more are left out ("cut")
+DESCRIBE_MAX_DEPTH = 7      # the analyzer writes 5 levels (4 and then "?")
+DESCRIBE_MAX_STR = 256      # a shape's str literal has at most 64 characters
+
+PLAIN_TYPES = {type(None): 'None', bool: 'bool', int: 'int', float: 'float', str: 'str',
+               bytes: 'bytes', bytearray: 'bytearray', memoryview: 'memoryview',
+               tuple: 'tuple', list: 'list', dict: 'dict', set: 'set', frozenset: 'frozenset'}
+
+
+def describe(value):
+    """A JSON description of a value for the argument check, computed
+    without running any of its code: {'t': exact type ('None', 'int', ...,
+    or 'other:NAME'), 'v': the value of a bool, of an int that fits in 64
+    bits, of a str of at most DESCRIBE_MAX_STR characters, 'n': the length
+    of a str or tuple, 'i': a tuple's item descriptions (fewer than 'n' when
+    cut), 'imp': the [module, name] pairs whose find_class returned this
+    very object, 'made': those whose result, when called, returned it}.
+    Breadth first, so that what a shape can show is described before what
+    lies deeper."""
+    budget = DESCRIBE_MAX_NODES
+    root = {}
+    queue = [(value, root, 1)]
+    k = 0
+    while k < len(queue):
+        v, d, depth = queue[k]
+        k += 1
+        t = type(v)
+        d['t'] = PLAIN_TYPES.get(t) or 'other:' + str(getattr(t, '__name__', '?'))
+        if t is bool:
+            d['v'] = v
+        elif t is int:
+            if -(1 << 63) <= v < (1 << 63):
+                d['v'] = v
+        elif t is str:
+            d['n'] = len(v)
+            if len(v) <= DESCRIBE_MAX_STR:
+                d['v'] = v
+        elif t is tuple:
+            d['n'] = len(v)
+            if depth < DESCRIBE_MAX_DEPTH:
+                d['i'] = []
+                for item in v:
+                    if budget <= 0:
+                        break
+                    budget -= 1
+                    child = {}
+                    d['i'].append(child)
+                    queue.append((item, child, depth + 1))
+        imp = _RECORDER.names_of(v)
+        if imp:
+            d['imp'] = imp
+        entry = _RECORDER.made.get(id(v))
+        if entry is not None and entry[0] is v:
+            d['made'] = entry[1]
+    return root
+
+
+def _record_call(what, on, callee, args, kwargs=None, result=None, method=False):
+    """A stub call; an argument model also describes what it received,
+    names what was really called ('callee': the find_class names of the
+    object called, or for a method the names of the class of the instance
+    it is looked up on; none for a method of a class itself), and
+    remembers what it returned."""
+    event = dict(kind='stub_call', what=what, on=on, args=[_summary(a) for a in args[:4]])
+    if _RECORDER.describe and _RECORDER.has_room():
+        event['argv'] = describe(tuple(args))
+        if kwargs:
+            event['kw'] = describe(dict(kwargs))
+        if not method:
+            event['callee'] = _RECORDER.names_of(callee)
+        elif isinstance(callee, type):
+            event['callee'] = []
+        else:
+            event['callee'] = _RECORDER.names_of(type(callee))
+    _RECORDER.add(**event)
+    if _RECORDER.describe and result is not None:
+        _RECORDER.note_made(callee, result)
+    return result
 
 
 class _StubMethod:
@@ -118,9 +236,7 @@ class _StubMethod:
         method = self.method
 
         def call(*args, **kwargs):
-            _RECORDER.add(kind='stub_call', what=method,
-                          on=getattr(target, '_stub_label', '?'),
-                          args=[_summary(a) for a in args[:4]])
+            _record_call(method, getattr(target, '_stub_label', '?'), target, args, method=True)
             if method == '__setstate__' and args:
                 _default_setstate(target, args[0])
             return None
@@ -129,15 +245,18 @@ class _StubMethod:
 
 def _default_setstate(target, state):
     """Apply state the way BUILD does without __setstate__ (note 11): a
-    slot state that sets __setstate__ makes the next BUILD call it."""
+    slot state that sets __setstate__ makes the next BUILD call it.  As in
+    load_build, a dict state goes into the instance __dict__ (a class's is
+    read-only), a slot state through setattr (which can set __class__)."""
     slotstate = None
     if isinstance(state, tuple) and len(state) == 2:
         state, slotstate = state
     try:
         if isinstance(state, dict):
+            inst_dict = target.__dict__
             for key, value in state.items():
                 if isinstance(key, str):
-                    setattr(target, key, value)
+                    inst_dict[key] = value
         if isinstance(slotstate, dict):
             for key, value in slotstate.items():
                 if isinstance(key, str):
@@ -151,34 +270,27 @@ class StubMeta(type):
     (SETITEMS into `os.environ`) is recorded, never executed."""
 
     def __call__(cls, *args, **kwargs):
-        _RECORDER.add(kind='stub_call', what='__call__', on=cls._stub_label,
-                      args=[_summary(a) for a in args[:4]])
-        return object.__new__(cls)
+        return _record_call('__call__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
 
     def __setitem__(cls, key, value):
-        _RECORDER.add(kind='stub_call', what='__setitem__', on=cls._stub_label,
-                      args=[_summary(key)])
+        _record_call('__setitem__', cls._stub_label, cls, (key, value), method=True)
 
 
 class Stub(metaclass=StubMeta):
     _stub_label = 'stub'
 
     def __new__(cls, *args, **kwargs):
-        _RECORDER.add(kind='stub_call', what='__new__', on=cls._stub_label,
-                      args=[_summary(a) for a in args[:4]])
-        return object.__new__(cls)
+        return _record_call('__new__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
 
     def __init__(self, *args, **kwargs):
         pass
 
     def __call__(self, *args, **kwargs):
-        _RECORDER.add(kind='stub_call', what='__call__', on=self._stub_label,
-                      args=[_summary(a) for a in args[:4]])
-        return object.__new__(type(self))
+        return _record_call('__call__', self._stub_label, self, args, kwargs,
+                            object.__new__(type(self)))
 
     def __setitem__(self, key, value):
-        _RECORDER.add(kind='stub_call', what='__setitem__', on=self._stub_label,
-                      args=[_summary(key)])
+        _record_call('__setitem__', self._stub_label, self, (key, value), method=True)
 
     __setstate__ = _StubMethod('__setstate__')
     extend = _StubMethod('extend')
@@ -204,16 +316,24 @@ class RecordingUnpickler(_pickle.Unpickler):
         # builtins.str returns its argument: both make STACK_GLOBAL operands
         # that only exist at run time (note 3).
         if name == '__name__' or name.endswith('.__name__'):
-            return module
-        if module in ('builtins', '__builtin__') and name == 'str':
-            return str
-        return new_stub_class(module + '.' + name)
+            found = module
+        elif module in ('builtins', '__builtin__') and name == 'str':
+            found = str
+        else:
+            found = new_stub_class(module + '.' + name)
+        if _RECORDER.describe:
+            _RECORDER.note_found(found, module, name)
+        return found
 
     def persistent_load(self, pid):
-        _RECORDER.add(kind='persistent_load', pid=_summary(pid))
+        event = dict(kind='persistent_load', pid=_summary(pid))
+        if _RECORDER.describe and _RECORDER.has_room():
+            event['argv'] = describe((pid,))
+        _RECORDER.add(**event)
         if self.pid_flavor == 'str' and type(pid) is str:
             return pid
-        return new_stub_class('persistent')()
+        # Made without a call: a stub call here would not be CPython's.
+        return object.__new__(new_stub_class('persistent'))
 
 
 class StrPidUnpickler(RecordingUnpickler):
@@ -304,6 +424,9 @@ class MessageFile:
         end = len(self.data) if end < 0 else end + 1
         return self.read(end - self.pos)
 
+    def tell(self):
+        return self.pos
+
 
 def _open(kind, data):
     if kind == 'peek':
@@ -340,12 +463,15 @@ def _audit_hook(event, args):
         raise _AuditStop()
 
 
-def _run(label, body):
+def _run(label, body, describe=False):
     """Run one model; returns its result dict."""
     global _RECORDER
     _reset_process_state()
     _RECORDER = Recorder()
+    _RECORDER.describe = describe
     result = {'model': label, 'loads': [], 'raised': False}
+    if describe:
+        result['args_only'] = True
     try:
         body(result)
     except MemoryError:
@@ -456,8 +582,15 @@ def split_messages(data, framing):
     return messages, False
 
 
-def _framed_models(data, framing):
+def _framed_models(data, framing, args_only=False):
     messages, incomplete = split_messages(data, framing)
+    if args_only:
+        # Exact readers over deframed payloads, positions in the input.
+        trusted = []
+        for k, (offset, header, payload) in enumerate(messages):
+            payload, trusted_end = deframe(payload)
+            messages[k] = (offset, header, payload)
+            trusted.append((offset + header, offset + header + trusted_end))
 
     def per_message(kind):
         def body(result):
@@ -473,7 +606,10 @@ def _framed_models(data, framing):
                         finally:
                             _AUDIT_ACTIVE = False
                     else:
-                        RecordingUnpickler(_open(kind, payload)).load()
+                        f = _open(kind, payload)
+                        if args_only:
+                            _RECORDER.file, _RECORDER.at_base = f, offset + header
+                        RecordingUnpickler(f).load()
                 except _AuditStop:
                     _load_record(result, offset, end, 'find_class (stopped by the oracle)', stopped=True)
                 except Exception as exc:
@@ -503,6 +639,8 @@ def _framed_models(data, framing):
                 finally:
                     _RECORDER = recorder
             _RECORDER.load_start = offset
+            if args_only:
+                _RECORDER.file, _RECORDER.at_base = unpickler._source, offset + header
             end = offset + header + len(payload)
             try:
                 unpickler.load()
@@ -512,19 +650,149 @@ def _framed_models(data, framing):
                 _load_record(result, offset, end)
             entries = unpickler.memo.copy()
 
+    if args_only:
+        models = [_run('args/bytesio-fresh', per_message('bytesio'), describe=True),
+                  _run('args/kept-memo', kept_memo, describe=True)]
+        for model in models:
+            _untrust_positions(model, trusted)
+        return models
     return [_run('loads', per_message('loads')),
             _run('peek-fresh', per_message('peek')),
             _run('bytesio-fresh', per_message('bytesio')),
             _run('kept-memo', kept_memo)]
 
 
+# ---------------------------------------------------------------- deframing
+
+def _arg_layouts():
+    """Opcode byte -> how its argument is read: ('fixed', n), ('lines', n)
+    or ('counted', width of the length, signed)."""
+    fixed = {'uint1': 1, 'uint2': 2, 'uint4': 4, 'int4': 4, 'uint8': 8, 'float8': 8}
+    counted = {'string1': (1, False), 'bytes1': (1, False), 'unicodestring1': (1, False),
+               'long1': (1, False), 'long4': (4, True), 'string4': (4, True),
+               'bytes4': (4, False), 'unicodestring4': (4, False), 'bytes8': (8, False),
+               'bytearray8': (8, False), 'unicodestring8': (8, False)}
+    layouts = {}
+    for op in pickletools.opcodes:
+        arg = op.arg.name if op.arg else None
+        if arg is None:
+            layout = ('fixed', 0)
+        elif arg in fixed:
+            layout = ('fixed', fixed[arg])
+        elif arg in counted:
+            layout = ('counted',) + counted[arg]
+        elif arg == 'stringnl_noescape_pair':
+            layout = ('lines', 2)
+        else:
+            layout = ('lines', 1)
+        layouts[op.code.encode('latin-1')[0]] = layout
+    return layouts
+
+
+ARG_LAYOUTS = _arg_layouts()
+FRAME_CODE = pickletools.code2op['\x95'].code.encode('latin-1')[0]
+STOP_CODE = ord('.')
+NOOP9 = b'(N1(N1(N1'    # MARK NONE POP_MARK, three times: a FRAME header's length
+
+
+def opcode_end(data, pos):
+    """Where the opcode at ${pos} ends, as CPython reads it, or None when
+    it does not (unknown opcode, truncated, negative length)."""
+    layout = ARG_LAYOUTS.get(data[pos])
+    if layout is None:
+        return None
+    end = pos + 1
+    if layout[0] == 'fixed':
+        end += layout[1]
+    elif layout[0] == 'lines':
+        for _ in range(layout[1]):
+            nl = data.find(b'\n', end)
+            if nl < 0:
+                return None
+            end = nl + 1
+    else:
+        width, signed = layout[1], layout[2]
+        size = int.from_bytes(data[end:end + width], 'little', signed=signed)
+        if len(data) < end + width or size < 0:
+            return None
+        end += width + size
+    return end if end <= len(data) else None
+
+
+def deframe(data):
+    """(data with the header of each well-formed FRAME replaced by no-op
+    opcodes, trusted_end).  A well-formed frame ends on an opcode boundary,
+    holds no FRAME and no STOP but at its end; then an exact reader runs
+    the same opcodes with and without it, and the position after each
+    opcode is the opcode's own.  From the first frame that is not well
+    formed on (note 15: readers differ there) positions are not trusted:
+    trusted_end is where it starts."""
+    out = bytearray(data)
+    pos, n = 0, len(data)
+    frame_start = frame_end = None
+    while pos < n:
+        if frame_end is not None and pos >= frame_end:
+            if pos != frame_end:
+                return bytes(out), frame_start
+            out[frame_start:frame_start + 9] = NOOP9
+            frame_start = frame_end = None
+            continue
+        code = data[pos]
+        if code == FRAME_CODE:
+            if frame_end is not None or pos + 9 > n:
+                return bytes(out), frame_start if frame_end is not None else pos
+            size = int.from_bytes(data[pos + 1:pos + 9], 'little')
+            if pos + 9 + size > n:
+                return bytes(out), pos
+            frame_start, frame_end = pos, pos + 9 + size
+            pos += 9
+            continue
+        end = opcode_end(data, pos)
+        if end is None:
+            break               # CPython stops here too
+        if code == STOP_CODE and frame_end is not None and end != frame_end:
+            return bytes(out), frame_start
+        pos = end
+    if frame_end is not None:
+        # Stopped inside a complete frame at an opcode CPython fails on.
+        out[frame_start:frame_start + 9] = NOOP9
+    return bytes(out), n
+
+
+def _untrust_positions(model, trusted):
+    """Drop `at` from events outside the trusted [start, end) ranges."""
+    for ev in model['events']:
+        if 'at' in ev and not any(lo <= ev['at'] <= hi for lo, hi in trusted):
+            del ev['at']
+
+
+def _args_models(data, framing, saw_pid):
+    """The argument models (module docstring)."""
+    if framing in ('len32', 'mp'):
+        return _framed_models(data, framing, args_only=True)
+    deframed, trusted_end = deframe(data)
+    models = []
+    for cls, suffix in ((RecordingUnpickler, ''), (StrPidUnpickler, '/pid-str')):
+        if suffix and not saw_pid:
+            continue
+        for fresh in (True, False):
+            label = 'args/bytesio-%s%s' % ('fresh' if fresh else 'stream', suffix)
+            model = _run(label, _raw_model(deframed, 'bytesio', fresh, cls), describe=True)
+            _untrust_positions(model, [(0, trusted_end)])
+            models.append(model)
+    return models
+
+
 def evaluate(data, framing='raw'):
     """All models of one input.  Returns {'models': [result, ...]}, each
     result with 'model', 'events' (find_class / persistent_load /
     stub_call dicts with the 'start' offset of their load), 'loads'
-    ([{'start', 'end', 'error'?}]) and 'raised'."""
+    ([{'start', 'end', 'error'?}]) and 'raised'.  Models with 'args_only'
+    serve the argument check alone."""
     if framing in ('len32', 'mp'):
-        return {'models': _framed_models(data, framing)}
+        models = _framed_models(data, framing)
+        saw_pid = any(e['kind'] == 'persistent_load' for m in models for e in m['events'])
+        return {'models': models + _args_models(data, framing, saw_pid)}
     models = []
     for fresh in (True, False):
         for kind in RAW_FILES:
@@ -537,7 +805,8 @@ def evaluate(data, framing='raw'):
             for kind in RAW_FILES:
                 label = '%s-%s/pid-str' % (kind, 'fresh' if fresh else 'stream')
                 models.append(_run(label, _raw_model(data, kind, fresh, StrPidUnpickler)))
-    return {'models': models}
+    saw_pid = any(e['kind'] == 'persistent_load' for m in models for e in m['events'])
+    return {'models': models + _args_models(data, framing, saw_pid)}
 
 
 # ------------------------------------------------------------------ worker

@@ -2,7 +2,7 @@
 """Soundness suite: picklewall's analyzer against real CPython.
 
     /usr/bin/python3 tests/soundness/run.py --binary build/asan/picklewall \
-        [--mutations N] [--seed S] [--jobs J] [--oracle-only]
+        [--mutations N] [--args-programs N] [--seed S] [--jobs J] [--oracle-only]
 
 For every case (gen.py) the CPython oracle (oracle.py) records what the C
 unpickler does under each server model, `picklewall scan` reports what it
@@ -17,6 +17,12 @@ found, and these must hold:
                the deliberate exceptions below; for mutants a statistic;
   reports      (crafted cases) the names after mapping are exactly the ones
                written in the case;
+  args         every call CPython made (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST
+               args, BUILD state, persistent ids), as the argument models of
+               oracle.py saw it, is reported at the same opcode with an
+               `args` shape consistent with the values CPython passed (see
+               shape_consistent; with --memo both, one of the calls reported
+               at that opcode); crafted cases may also name exact shapes;
   cpython      (crafted cases) CPython does what the case and the notes say,
                so a wrong note or a broken oracle fails here first;
   coverage     every opcode of pickletools and every numbered point of
@@ -30,6 +36,7 @@ nothing: the proxy has cut the stream by then.
 The last line is `N passed, M failed`; the exit status is 0 iff M == 0.
 """
 
+import _compat_pickle
 import argparse
 import json
 import os
@@ -51,6 +58,7 @@ import oracle   # noqa: E402
 
 DEFAULT_SEED = 20240611
 DEFAULT_MUTATIONS = 3000
+DEFAULT_ARGS_PROGRAMS = 600
 FAILURE_DIR = os.path.join(ROOT, 'build', 'soundness-failures')
 FILES_PER_SCAN = 250
 SCAN_TIMEOUT_S_PER_FILE = 2
@@ -154,6 +162,8 @@ def cpython_summary(reply, size):
         failures.append(('oracle', 0, size, reply['crash']))
         return events, failures, stub_calls
     for model in reply['models']:
+        if model.get('args_only'):
+            continue
         ends = {}
         for load in model['loads']:
             ends.setdefault(load['start'], load['end'])
@@ -340,6 +350,412 @@ def probe_binary(binary):
     return None
 
 
+# ------------------------------------------------------------ arg shapes
+
+class ShapeError(Exception):
+    pass
+
+
+SHAPE_TYPES = {'None', 'bool', 'int', 'float', 'str', 'bytes', 'bytearray', 'memoryview',
+               'tuple', 'list', 'dict', 'set', 'frozenset'}
+INT_LITERAL = re.compile(r'-?[0-9]+\Z')
+
+
+def _name_char(c):
+    return c.isascii() and (c.isalnum() or c in '_.') or ord(c) >= 0x80
+
+
+def parse_shape(text):
+    """A call's shape (rules/REFERENCE.md "args SHAPE", with `?`, without
+    `any` and `|`) as a tree: ('any',), ('type', T), ('int', n),
+    ('bool', b), ('str', s), ('tuple', [items]), ('import', module, name),
+    ('made', module, name)."""
+    pos = 0
+
+    def blanks():
+        nonlocal pos
+        while pos < len(text) and text[pos] == ' ':
+            pos += 1
+
+    def value():
+        nonlocal pos
+        blanks()
+        if pos >= len(text):
+            raise ShapeError('shape ends early')
+        c = text[pos]
+        if c == '?':
+            pos += 1
+            return ('any',)
+        if c == '"':
+            pos += 1
+            out = []
+            while True:
+                if pos >= len(text):
+                    raise ShapeError('unterminated string')
+                c = text[pos]
+                if c == '"':
+                    pos += 1
+                    return ('str', ''.join(out))
+                if c == '\\':
+                    if pos + 1 >= len(text) or text[pos + 1] not in '"\\':
+                        raise ShapeError('bad escape at %d' % pos)
+                    out.append(text[pos + 1])
+                    pos += 2
+                    continue
+                if not 0x20 <= ord(c) <= 0x7e:
+                    raise ShapeError('unprintable character in a string at %d' % pos)
+                out.append(c)
+                pos += 1
+        if c == '(':
+            pos += 1
+            items = []
+            blanks()
+            if pos < len(text) and text[pos] == ')':
+                pos += 1
+                return ('tuple', items)
+            while True:
+                items.append(value())
+                blanks()
+                if pos < len(text) and text[pos] == ',':
+                    pos += 1
+                    blanks()
+                    if pos < len(text) and text[pos] == ')':
+                        pos += 1
+                        return ('tuple', items)
+                    continue
+                if pos < len(text) and text[pos] == ')':
+                    pos += 1
+                    if len(items) == 1:
+                        raise ShapeError('one-item tuple without a comma')
+                    return ('tuple', items)
+                raise ShapeError('expected , or ) at %d' % pos)
+        start = pos
+        if c == '-':
+            pos += 1
+        while pos < len(text) and _name_char(text[pos]):
+            pos += 1
+        word = text[start:pos]
+        if pos < len(text) and text[pos] == ':':
+            pos += 1
+            qstart = pos
+            while pos < len(text) and _name_char(text[pos]):
+                pos += 1
+            if word.startswith('-') or not word or pos == qstart:
+                raise ShapeError('bad name at %d' % start)
+            kind = 'import'
+            if text.startswith('()', pos):
+                pos += 2
+                kind = 'made'
+            return (kind, word, text[qstart:pos - (2 if kind == 'made' else 0)])
+        if word in ('True', 'False'):
+            return ('bool', word == 'True')
+        if word in SHAPE_TYPES:
+            return ('type', word)
+        if INT_LITERAL.match(word):
+            return ('int', int(word))
+        raise ShapeError('unexpected %r at %d' % (word or c, start))
+
+    tree = value()
+    blanks()
+    if pos != len(text):
+        raise ShapeError('trailing text at %d' % pos)
+    return tree
+
+
+def _mapped(module, name):
+    """find_class's _compat_pickle mapping (protocol < 3)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
+def _names_match(module, name, pairs):
+    """Does the shape name module:name stand for one of the raw find_class
+    (module, name) pairs?  The shape shows names after the mapping, which
+    applies below protocol 3 only; either is taken (a mapped name at
+    protocol 3 names what the server would fail to import)."""
+    return any((module, name) in ((m, n), _mapped(m, n)) for m, n in pairs)
+
+
+# Calling the real `str` the oracle's find_class returns for builtins.str
+# is not recorded; whatever it returns is an exact str.
+STR_CALLABLES = {('builtins', 'str'), ('__builtin__', 'str')}
+
+
+def describe_value(d, limit=60):
+    """A short text for a value description of oracle.describe()."""
+    if d is None:
+        return '(not described)'
+    t = d['t']
+    if 'imp' in d:
+        return 'the object find_class(%s) returned' % ', '.join('%s.%s' % tuple(p) for p in d['imp'])
+    if 'made' in d:
+        return 'an object made by calling %s' % ', '.join('%s.%s' % tuple(p) for p in d['made'])
+    if t in ('int', 'bool') and 'v' in d:
+        return repr(d['v'])
+    if t == 'str':
+        return repr(d['v'][:limit]) if 'v' in d else 'a str of %d characters' % d['n']
+    if t == 'tuple':
+        items = d.get('i')
+        if items is None:
+            return 'a tuple of %d items (not described)' % d['n']
+        text = '(' + ', '.join(describe_value(i, 20) for i in items[:8]) + \
+            (', ...' if d['n'] > 8 else ',' if d['n'] == 1 else '') + ')'
+        return text[:limit * 3]
+    if t.startswith('other:'):
+        return 'an instance of ' + t[6:]
+    return ('an ' if t[0] in 'aeiou' else 'a ') + t
+
+
+def shape_consistent(shape, d, path='args'):
+    """None if the call shape is consistent with the value CPython passed
+    (described by oracle.describe), else ('bad', why) or, where the oracle
+    left the value out, ('unknown', why).  Consistent: a type name is the
+    value's exact type (bool is not int); an int literal is an int (not a
+    bool) of that value; True/False that bool; a "text" literal a str of
+    that text; a tuple shape a tuple of that length with consistent items;
+    m:X the very object find_class returned for m.X; m:X() an object
+    calling that object returned; `?` anything."""
+    kind = shape[0]
+    if kind == 'any':
+        return None
+    if d is None:
+        return ('unknown', '%s: not described by the oracle' % path)
+    t = d['t']
+    if kind == 'type':
+        ok = t == shape[1]
+        what = shape[1]
+    elif kind == 'int':
+        ok = t == 'int' and d.get('v') == shape[1]
+        what = str(shape[1])
+    elif kind == 'bool':
+        ok = t == 'bool' and d.get('v') is shape[1]
+        what = str(shape[1])
+    elif kind == 'str':
+        ok = t == 'str' and d.get('v') == shape[1]
+        what = '"%s"' % shape[1]
+    elif kind == 'import':
+        ok = _names_match(shape[1], shape[2], d.get('imp', ()))
+        what = '%s:%s' % shape[1:]
+    elif kind == 'made':
+        ok = _names_match(shape[1], shape[2], d.get('made', ())) or \
+            (t == 'str' and any((shape[1], shape[2]) in (p, _mapped(*p)) for p in STR_CALLABLES))
+        what = '%s:%s()' % shape[1:]
+    else:
+        items = shape[1]
+        if t != 'tuple' or d['n'] != len(items):
+            return ('bad', '%s: shape has a %d-tuple, CPython passed %s'
+                    % (path, len(items), describe_value(d)))
+        for k, item in enumerate(items):
+            described = d.get('i')
+            if described is None or k >= len(described):
+                if item[0] == 'any':
+                    continue
+                return ('unknown', '%s[%d]: not described by the oracle' % (path, k))
+            why = shape_consistent(item, described[k], '%s[%d]' % (path, k))
+            if why:
+                return why
+        return None
+    return None if ok else ('bad', '%s: shape says %s, CPython passed %s' % (path, what, describe_value(d)))
+
+
+# Which opcodes can make each stub call the argument models record: a class
+# called (REDUCE, OBJ, INST with args), cls.__new__ (NEWOBJ, NEWOBJ_EX, OBJ
+# and INST without args), the stubs' methods (BUILD, APPEND(S), ADDITEMS,
+# SETITEM(S)), persistent_load; and an object planted where a method or
+# __new__ is looked up (BUILD state, note 11) called instead of it.
+EVENT_OPS = {
+    '__call__': {'REDUCE', 'OBJ', 'INST', 'NEWOBJ', 'NEWOBJ_EX', 'BUILD', 'APPEND', 'APPENDS', 'ADDITEMS'},
+    '__new__': {'NEWOBJ', 'NEWOBJ_EX', 'OBJ', 'INST'},
+    '__setstate__': {'BUILD'},
+    'extend': {'APPEND', 'APPENDS'},
+    'append': {'APPEND', 'APPENDS'},
+    'add': {'ADDITEMS'},
+    '__setitem__': {'SETITEM', 'SETITEMS'},
+    'persistent_load': {'PERSID', 'BINPERSID'},
+}
+# The opcodes whose calls show `args`.
+ARGS_OPS = {'REDUCE', 'NEWOBJ', 'NEWOBJ_EX', 'OBJ', 'INST', 'BUILD', 'PERSID', 'BINPERSID'}
+CALLING_OPS = ARGS_OPS | {'APPEND', 'APPENDS', 'ADDITEMS', 'SETITEM', 'SETITEMS'}
+OP_CODES = {'REDUCE': b'R', 'NEWOBJ': b'\x81', 'NEWOBJ_EX': b'\x92', 'OBJ': b'o', 'INST': b'i',
+            'BUILD': b'b', 'PERSID': b'P', 'BINPERSID': b'Q', 'APPEND': b'a', 'APPENDS': b'e',
+            'ADDITEMS': b'\x90', 'SETITEM': b's', 'SETITEMS': b'u'}
+CALLED_OPS = {'REDUCE', 'NEWOBJ', 'NEWOBJ_EX', 'OBJ', 'INST'}
+
+
+def names_consistent(op, callable_name, ev):
+    """None if the callable the scan names for a call by ${op} is what
+    CPython called in the stub event ${ev}, else why not.  An unnamed
+    callable (None) is always consistent: no rule allows it.  A called
+    import is named module.qualname; a method (BUILD __setstate__,
+    APPEND(S) extend, ADDITEMS add, SETITEM(S) __setitem__) is named after
+    the import that made the instance it is looked up on, and has no name
+    when it is looked up on an import itself or when a planted object is
+    called instead of the method."""
+    if callable_name is None:
+        return None
+    if '*' in callable_name:
+        # An unknown part ("*", as for imports): it matches anything.
+        pattern = re.compile('.*'.join(re.escape(part) for part in callable_name.split('*')), re.S)
+        matches = lambda names: any(pattern.fullmatch(n) for n in names)
+    else:
+        matches = lambda names: callable_name in names
+    what = ev.get('what', ev['kind'])
+    if what == 'persistent_load':
+        ok = matches({'persistent_load'})
+        real = 'persistent_load'
+    else:
+        pairs = [tuple(p) for p in ev.get('callee', [])]
+        full = {'%s.%s' % p for p in pairs} | {'%s.%s' % _mapped(*p) for p in pairs}
+        if op in CALLED_OPS and what in ('__call__', '__new__'):
+            ok = matches(full)
+            real = ' or '.join(sorted(full)) or 'an object no import returned'
+        elif what in ('__call__', '__new__'):
+            ok = False
+            real = 'an object planted in place of the method (%s)' % (
+                ' or '.join(sorted(full)) or 'unnamed')
+        else:
+            ok = matches({n + '.' + what for n in full})
+            real = ' or '.join(sorted(n + '.' + what for n in full)) or \
+                '%s of an import itself or of an unnamed object' % what
+    return None if ok else 'the scan names %s, CPython called %s' % (callable_name, real)
+
+
+def expected_value(op, ev):
+    """What an analyzer call by ${op} receives, from the stub event: the
+    positional args as a tuple; for NEWOBJ_EX (args, kwargs); for BUILD
+    and persistent ids the one argument."""
+    argv = ev['argv']
+    if op == 'NEWOBJ_EX':
+        return {'t': 'tuple', 'n': 2, 'i': [argv, ev.get('kw', {'t': 'dict'})]}
+    if op in ('BUILD', 'PERSID', 'BINPERSID'):
+        if argv.get('n') != 1 or not argv.get('i'):
+            return None
+        return argv['i'][0]
+    return argv
+
+
+def check_args(case, reply, msgs, covered_end, results):
+    """The args check for one case (module docstring): every stub call of
+    the argument models is matched with the calls the scan reports for
+    the opcode that made it (the one ending where the call happened); one
+    of them must name what CPython called and, for the opcodes that show
+    `args`, have a shape consistent with what it passed."""
+    problems = []
+    if 'crash' in reply:
+        return problems
+    data = case.data
+    # Analyzer calls by the position just after their opcode.
+    by_end = defaultdict(list)
+    for m in msgs:
+        base = m['offset'] + header_bytes(case, m)
+        for c in m['calls']:
+            if c.get('op') not in CALLING_OPS:
+                continue
+            start = base + c.get('pos', -1)
+            if not 0 <= start < len(data) or data[start:start + 1] != OP_CODES[c['op']]:
+                problems.append('ARGS: a %s call is reported at pos %s of the message at %d, '
+                                'where the opcode is not %s' % (c['op'], c.get('pos'), m['offset'], c['op']))
+                continue
+            end = oracle.opcode_end(data, start)
+            if end is None:
+                problems.append('ARGS: the %s at %d does not end' % (c['op'], start))
+                continue
+            tree = None
+            if c['op'] in ARGS_OPS:
+                if 'args' not in c:
+                    problems.append('ARGS: the %s call at %d reports no args' % (c['op'], start))
+                    continue
+                try:
+                    tree = parse_shape(c['args'])
+                except ShapeError as exc:
+                    problems.append('ARGS: unparsable args %r of the %s call at %d: %s'
+                                    % (c['args'], c['op'], start, exc))
+                    continue
+            by_end[end].append((m, c, tree))
+
+    def stopped_before(near, at):
+        """Did a message of the scan stop (a fatal reason) before this
+        opcode ended?"""
+        for m in near:
+            base = m['offset'] + header_bytes(case, m)
+            for r in m['reasons']:
+                if r.get('code') not in NON_FATAL_REASONS and base + r.get('pos', 0) < at:
+                    return True
+        return False
+
+    seen = set()
+    for model in reply['models']:
+        if not model.get('args_only'):
+            continue
+        ends = {}
+        for load in model['loads']:
+            ends.setdefault(load['start'], load['end'])
+        for ev in model['events']:
+            what = ev.get('what', ev['kind'])
+            if what not in EVENT_OPS or 'argv' not in ev:
+                continue
+            if 'at' not in ev:
+                results.stats['args: calls whose opcode the oracle cannot place (lying frames)'] += 1
+                continue
+            start, at = ev['start'], ev['at']
+            if start >= covered_end:
+                results.stats['args: calls after the scan stopped on a deny'] += 1
+                continue
+            end = max(ends.get(start, len(data)), start + 1)
+            near = [m for m in msgs if m['offset'] < end and m['offset'] + max(m['length'], 1) > start]
+            reported = [(m, c, tree) for m, c, tree in by_end.get(at, []) if m in near]
+            fitting = [(m, c, tree) for m, c, tree in reported if c['op'] in EVENT_OPS[what]]
+            key = (at, what, json.dumps(ev.get('callee')), json.dumps(ev['argv'], sort_keys=True),
+                   json.dumps(ev.get('kw'), sort_keys=True))
+            if key in seen:
+                continue
+            seen.add(key)
+            callee = ' or '.join('%s.%s' % tuple(p) for p in ev.get('callee', [])) or ev.get('on', '-')
+            if not fitting:
+                if stopped_before(near, at):
+                    results.stats['args: calls after the analyzer stopped the message'] += 1
+                    continue
+                problems.append('ARGS: CPython (%s) made a call (%s of %s) by the opcode ending at %d, '
+                                'receiving %s; the scan reports %s there'
+                                % (model['model'], what, callee, at, describe_value(ev['argv']),
+                                   ', '.join('%s %s' % (c['op'], c.get('callable')) for _, c, _ in reported)
+                                   or 'no call'))
+                continue
+            verdicts = []
+            for m, c, tree in fitting:
+                why = names_consistent(c['op'], c.get('callable'), ev)
+                if why:
+                    verdicts.append(('bad', why))
+                    continue
+                if tree is None:
+                    verdicts.append(None)
+                    continue
+                value = expected_value(c['op'], ev)
+                verdicts.append(shape_consistent(tree, value) if value is not None else
+                                ('bad', 'CPython passed %s, not one argument' % describe_value(ev['argv'])))
+            if any(v is None for v in verdicts):
+                results.stats['args: calls checked'] += 1
+                continue
+            if any(v[0] == 'unknown' for v in verdicts):
+                results.stats['args: calls the oracle described too little to check'] += 1
+                continue
+            shown = '; '.join('%s %s args %s (%s)' % (c['op'], c.get('callable'), c.get('args', '-'), v[1])
+                              for (m, c, tree), v in zip(fitting, verdicts))
+            value = expected_value(fitting[0][1]['op'], ev) if fitting[0][1]['op'] in ARGS_OPS else None
+            problems.append('ARGS: CPython (%s) called %s (%s) by the opcode ending at %d, passing %s; '
+                            'the scan claims otherwise: %s'
+                            % (model['model'], callee, what, at,
+                               describe_value(value or ev['argv'], 200), shown))
+    # Exact shapes a crafted case names.
+    reported = [c.get('args') for m in msgs for c in m['calls']]
+    for shape in case.shapes:
+        if shape not in reported:
+            problems.append('SHAPE: expected a call with args %s; the scan reported %s'
+                            % (shape, reported[:12]))
+    return problems
+
+
 # --------------------------------------------------------------- checks
 
 def _match(reported, actual):
@@ -483,6 +899,8 @@ def check_case(case, reply, scan, results):
                 results.stats['mutants CPython loads cleanly: picklewall denies'] += 1
                 codes = sorted({r.get('code') for m in msgs for r in m['reasons']})
                 results.stats['mutants CPython loads cleanly: denied for %s' % ','.join(codes)] += 1
+    # args: shapes consistent with what CPython passed
+    problems += check_args(case, reply, msgs, covered_end, results)
     # reports: names after mapping, exactly as the case writes them
     for expected in case.reports:
         module, name = expected[0], expected[1]
@@ -530,6 +948,8 @@ def main():
     ap.add_argument('--binary', help='picklewall executable (build/asan/picklewall under make test)')
     ap.add_argument('--mutations', type=int, default=DEFAULT_MUTATIONS)
     ap.add_argument('--seed', type=int, default=DEFAULT_SEED)
+    ap.add_argument('--args-programs', type=int, default=DEFAULT_ARGS_PROGRAMS,
+                    help='random call-heavy programs for the args check (seed + 1)')
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--verbose', action='store_true', help='list every exempted event')
     ap.add_argument('--oracle-only', action='store_true',
@@ -542,8 +962,10 @@ def main():
     results = Results()
     curated = gen.curated_cases()
     mutants = gen.mutations(curated, args.mutations, args.seed)
-    cases = curated + mutants
-    print('soundness: %d curated cases, %d mutations, seed %d' % (len(curated), len(mutants), args.seed))
+    programs = gen.args_programs(args.args_programs, args.seed + 1)
+    cases = curated + mutants + programs
+    print('soundness: %d curated cases, %d mutations, %d args programs, seed %d'
+          % (len(curated), len(mutants), len(programs), args.seed))
 
     check_coverage(curated, results)
 

@@ -60,6 +60,7 @@ struct loader {
 	void *cookie;
 	unsigned warnings;
 	bool failed;		/* an error was reported */
+	bool mode_set;		/* `mode` was given */
 	bool oom;
 	char *files[64];	/* every file read, to refuse a second read */
 	size_t n_files;
@@ -921,7 +922,10 @@ shadows(const struct rule *a, const struct rule *b)
 	if (a->info.action == POLICY_ACTION_ALERT || a->target != b->target)
 		return false;
 	if (b->target == TARGET_EXT)
-		return a->lo <= b->lo && a->hi >= b->hi;
+		/* An allow never matches an unmapped code; anything else may. */
+		return a->lo <= b->lo && a->hi >= b->hi &&
+		    (a->info.action != POLICY_ACTION_ALLOW ||
+		    b->info.action == POLICY_ACTION_ALLOW);
 	if (b->target != TARGET_IMPORT && b->target != TARGET_CALL)
 		return false;
 	if (b->target == TARGET_CALL && (!ops_cover(a, b) || !args_cover(a, b)))
@@ -1366,6 +1370,9 @@ parse_statement(struct source *src)
 		if (p->n_rules > p->n_denylist)
 			return error_at(src, at, "mode must come before the "
 			    "first rule");
+		if (src->ld->mode_set)
+			return error_at(src, at, "mode is set twice");
+		src->ld->mode_set = true;
 		mn = read_word(src, &mw);
 		if (word_is(mw, mn, "enforce"))
 			p->mode = POLICY_MODE_ENFORCE;

@@ -25,7 +25,7 @@ FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test unit unit-asan cli rules-test fuzz-corpus soundness fuzz bench run clean deps
+.PHONY: all test unit unit-asan cli rules-test fuzz-corpus soundness fuzz bench run run-scan clean deps
 
 # Debian 12 packages the build and the tests need; `make deps` installs the
 # missing ones (as root), and `make run` / `make test` call it first.
@@ -110,8 +110,13 @@ fuzz: $(FUZZ_BINS)
 bench: $(B)/picklewall
 	$(MAKE) -f bench/bench.mk bench
 
+# The proxy on its embedded default config, in front of a demo backend
+# that really unpickles; `make run-scan` is the offline scan demo.
 run: deps
 	$(MAKE) all
+	@sh certs/make-dev-certs.sh certs/dev
+	@$(PYTHON) tests/demo/run_demo.py $(B)/picklewall
+run-scan: all
 	@$(PYTHON) tests/demo/scan_demo.py $(B)/picklewall
 
 clean:

@@ -27,6 +27,10 @@
 
 #include "pw_error.h"
 
+/* Room for the largest frame header (mp: -1 marker and 8-byte length)
+ * on top of the payload bound, for whoever holds a whole message. */
+#define FRAME_HEADER_MAX_BYTES 16
+
 enum frame_kind {
 	FRAME_RAW,
 	FRAME_LEN32,

@@ -36,6 +36,9 @@ struct loop {
 	int sigfd;
 	loop_signal_fn *signal_fn;
 	void *signal_cookie;
+
+	loop_timer_fn *turn_fn;
+	void *turn_cookie;
 };
 
 static uint64_t
@@ -377,8 +380,22 @@ loop_run(struct loop *l)
 			r->fn(r->cookie, events[i].events);
 		}
 		run_timers(l);
+		if (l->turn_fn != NULL)
+			l->turn_fn(l->turn_cookie);
 	}
 	return 0;
+}
+
+/**
+ * loop_on_turn(l, fn, cookie):
+ * Call ${fn}(${cookie}) at the end of every turn of the loop, before it
+ * waits again (for work that batches, such as writing the audit log).
+ */
+void
+loop_on_turn(struct loop *l, loop_timer_fn *fn, void *cookie)
+{
+	l->turn_fn = fn;
+	l->turn_cookie = cookie;
 }
 
 /**

@@ -99,6 +99,13 @@ int loop_signals(struct loop *l, const int *signals, size_t n,
     loop_signal_fn *fn, void *cookie);
 
 /**
+ * loop_on_turn(l, fn, cookie):
+ * Call ${fn}(${cookie}) at the end of every turn of the loop, before it
+ * waits again (for work that batches, such as writing the audit log).
+ */
+void loop_on_turn(struct loop *l, loop_timer_fn *fn, void *cookie);
+
+/**
  * loop_run(l):
  * Dispatch events until loop_stop().  Returns 0, or -1 if epoll failed.
  */

@@ -23,8 +23,11 @@
 #include <pcre2.h>
 
 #include "analysis.h"
+#include "config.h"
 #include "json.h"
 #include "policy.h"
+#include "proxy.h"
+#include "tls.h"
 #include "pvm.h"
 #include "render.h"
 
@@ -40,10 +43,6 @@
 #define EXIT_CONFIG	78	/* EX_CONFIG: a rule file is wrong */
 
 #define READ_CHUNK_BYTES (64 * 1024)
-
-/* Room for the largest frame header (mp: -1 marker and 8-byte length)
- * on top of the payload bound. */
-#define FRAME_HEADER_MAX_BYTES 16
 
 enum output_format {
 	FORMAT_JSON,
@@ -626,14 +625,92 @@ load_rules(const char *path, bool strict)
 	return p;
 }
 
-/* picklewall -t --rules FILE [--strict] */
+/* ---- the daemon --------------------------------------------------- */
+
+/* config_diag_fn and proxy_diag_fn: one line each on stderr. */
+static void
+print_config_diag(void *cookie, const struct config_diag *d)
+{
+	(void)cookie;
+	if (d->line == 0)
+		fprintf(stderr, "%s: %s: %s\n", d->file,
+		    d->warning ? "warning" : "error", d->message);
+	else
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", d->file, d->line,
+		    d->col, d->warning ? "warning" : "error", d->message);
+}
+
+static void
+print_proxy_diag(void *cookie, const char *what, const char *message)
+{
+	(void)cookie;
+	fprintf(stderr, "picklewall: %s: %s\n", what, message);
+}
+
+/* --config FILE, or the embedded default when ${path} is NULL. */
+static struct config *
+load_config(const char *path)
+{
+	struct config *cfg = path != NULL ?
+	    config_load(path, print_config_diag, NULL) :
+	    config_embedded_default(print_config_diag, NULL);
+
+	if (cfg == NULL)
+		fprintf(stderr, "picklewall: %s: the configuration was not "
+		    "loaded\n", path != NULL ? path : "(embedded default)");
+	return cfg;
+}
+
+/* picklewall --config FILE | --embedded-config: run in the foreground. */
+static int
+cmd_daemon(const char *path)
+{
+	struct config *cfg;
+	struct proxy *p;
+	int rc;
+
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_CONFIG;
+	if ((p = proxy_new(cfg, true, print_proxy_diag, NULL)) == NULL) {
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	rc = proxy_run(p);
+	proxy_free(p);
+	config_free(cfg);
+	return rc == 0 ? EXIT_ALLOWED : EXIT_SOFTWARE;
+}
+
+/* picklewall -t --config FILE: everything but binding. */
+static int
+test_config(const char *path)
+{
+	struct config *cfg;
+	struct proxy *p;
+
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_CONFIG;
+	if ((p = proxy_new(cfg, false, print_proxy_diag, NULL)) == NULL) {
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	printf("%s: OK: %zu listener%s\n", config_name(cfg),
+	    config_listener_count(cfg),
+	    config_listener_count(cfg) == 1 ? "" : "s");
+	proxy_free(p);
+	config_free(cfg);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALLOWED :
+	    EXIT_IOERR;
+}
+
+/* picklewall -t --rules FILE [--strict] | -t --config FILE */
 static int
 cmd_test(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *config_path = NULL;
 	struct pvm_limits limits;
 	struct policy *p;
-	bool strict = false;
+	bool strict = false, embedded = false;
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -643,12 +720,22 @@ cmd_test(int argc, char **argv)
 			path = argv[++i];
 		else if (strncmp(argv[i], "--rules=", 8) == 0)
 			path = argv[i] + 8;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config_path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config_path = argv[i] + 9;
+		else if (strcmp(argv[i], "--embedded-config") == 0)
+			embedded = true;
 		else
 			return usage_error("-t takes --rules FILE [--strict], "
-			    "not '%s'", argv[i]);
+			    "--config FILE or --embedded-config, not '%s'",
+			    argv[i]);
 	}
+	if ((path != NULL) + (config_path != NULL) + embedded != 1)
+		return usage_error("%s", "-t needs one of --rules FILE, "
+		    "--config FILE, --embedded-config");
 	if (path == NULL)
-		return usage_error("%s", "-t needs --rules FILE");
+		return test_config(config_path);
 	if ((p = load_rules(path, strict)) == NULL)
 		return EXIT_CONFIG;
 	memset(&limits, 0, sizeof(limits));
@@ -707,6 +794,28 @@ main(int argc, char **argv)
 		return cmd_opcodes(argc - 2, argv + 2);
 	if (strcmp(argv[1], "-t") == 0)
 		return cmd_test(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--config") == 0 || strncmp(argv[1], "--config=",
+	    9) == 0) {
+		const char *path = argv[1][8] == '=' ? argv[1] + 9 :
+		    argc > 2 ? argv[2] : NULL;
+
+		if (path == NULL)
+			return usage_error("%s", "--config needs a FILE");
+		if (argc > (argv[1][8] == '=' ? 2 : 3))
+			return usage_error("%s", "--config FILE takes nothing "
+			    "else");
+		return cmd_daemon(path);
+	}
+	if (strcmp(argv[1], "--embedded-config") == 0) {
+		if (argc > 2)
+			return usage_error("%s", "--embedded-config takes "
+			    "nothing else");
+		return cmd_daemon(NULL);
+	}
+	if (strcmp(argv[1], "--print-config") == 0) {
+		fputs(config_embedded_default_text(), stdout);
+		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(help_text, stdout);
@@ -718,9 +827,9 @@ main(int argc, char **argv)
 		if (pcre2_config(PCRE2_CONFIG_VERSION, pcre) < 0)
 			snprintf(pcre, sizeof(pcre), "unknown");
 		printf("picklewall %s\n%s\nPCRE2 %s\n", PICKLEWALL_VERSION,
-		    OpenSSL_version(OPENSSL_VERSION), pcre);
+		    tls_library_version(), pcre);
 		return fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_IOERR;
 	}
-	return usage_error("unknown command '%s' (scan, opcodes, --help, "
-	    "--version)", argv[1]);
+	return usage_error("unknown command '%s' (scan, opcodes, -t, --config, "
+	    "--embedded-config, --print-config, --help, --version)", argv[1]);
 }

@@ -196,12 +196,28 @@ int
 render_json(struct json *j, const char *file,
     const struct analysis_message *msg, const uint8_t *bytes, size_t len)
 {
-	char hex[65];
-
 	if (json_object_begin(j) < 0 ||
 	    json_key(j, "file") < 0 || json_cstring(j, file) < 0 ||
 	    json_key(j, "offset") < 0 || json_uint(j, msg->offset) < 0 ||
-	    json_key(j, "length") < 0 || json_uint(j, msg->length) < 0 ||
+	    render_message_fields(j, msg, bytes, len) < 0)
+		return -1;
+	return json_object_end(j);
+}
+
+/**
+ * render_message_fields(j, msg, bytes, len):
+ * Write the members "length", "sha256", "protocol", "kind", "verdict",
+ * "reasons", "imports", "calls", "rules" of ${msg}, in that order, into the
+ * open object of ${j}; ${bytes}/${len} as for render_json().  Returns 0, or
+ * -1 if the writer failed or the hash could not be computed.
+ */
+int
+render_message_fields(struct json *j, const struct analysis_message *msg,
+    const uint8_t *bytes, size_t len)
+{
+	char hex[65];
+
+	if (json_key(j, "length") < 0 || json_uint(j, msg->length) < 0 ||
 	    json_key(j, "sha256") < 0)
 		return -1;
 	if (bytes != NULL) {
@@ -218,7 +234,7 @@ render_json(struct json *j, const char *file,
 	    json_reasons(j, msg) < 0 || json_imports(j, msg) < 0 ||
 	    json_calls(j, msg) < 0 || json_rules(j, msg) < 0)
 		return -1;
-	return json_object_end(j);
+	return 0;
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -33,6 +33,18 @@ int render_json(struct json *j, const char *file,
     const struct analysis_message *msg, const uint8_t *bytes, size_t len);
 
 /**
+ * render_message_fields(j, msg, bytes, len):
+ * Write the members "length", "sha256", "protocol", "kind", "verdict",
+ * "reasons", "imports", "calls", "rules" of ${msg}, in that order, into the
+ * open object of ${j}; ${bytes}/${len} as for render_json().  The audit
+ * log's message events use it, so they describe a message exactly as scan
+ * does.  Returns 0, or -1 if the writer failed or the hash could not be
+ * computed.
+ */
+int render_message_fields(struct json *j, const struct analysis_message *msg,
+    const uint8_t *bytes, size_t len);
+
+/**
  * render_text(out, file, msg, bytes, len):
  * Write ${msg} to ${out} for a person: a header line with ${file}, offset,
  * length, protocol and the verdict, then one line per reason, import and

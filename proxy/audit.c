@@ -1,0 +1,714 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+#include "audit.h"
+#include "render.h"
+#include "json.h"
+
+/* How bytes reach the file (see "Blocking" in audit.h). */
+enum audit_writer {
+	WRITE_PLAIN,	/* write(2): our own non-blocking description, or a
+			 * file that never waits for a reader */
+	WRITE_SEND,	/* a shared socket: send() with MSG_DONTWAIT */
+	WRITE_POLLED,	/* a shared blocking pipe or terminal: poll(…, 0)
+			 * first, at most PIPE_BUF bytes per write */
+};
+
+struct audit {
+	char *path;		/* NULL: standard output */
+	int fd;
+	bool owns_fd;
+	enum audit_writer writer;
+	bool pollable;		/* epoll can watch fd */
+	bool blocked;		/* the file refused bytes since the last
+				 * audit_flush(): do not retry before it */
+	char *buf;
+	size_t cap;
+	size_t start, end;	/* buf[start, end) waits to be written */
+	bool mid_line;		/* buf[start] continues a line of which the
+				 * first bytes are already in the file */
+	uint64_t unreported;	/* dropped since the last notice */
+	uint64_t dropped_total;
+	struct json *event;	/* the event being built */
+	struct json *notice;	/* the "audit_dropped" line */
+	char stamp[AUDIT_TIMESTAMP_SIZE]; /* the time of the event */
+};
+
+/* ---- the file ------------------------------------------------------------ */
+
+static const char *
+sink_name(const struct audit *a)
+{
+	return a->path != NULL ? a->path : "(standard output)";
+}
+
+static int
+open_path(const char *path, struct pw_error *err)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY, 0640);
+	if (fd < 0)
+		return pw_error_set(err, PW_IO, 0, "audit log %s: %s", path,
+		    strerror(errno));
+	return fd;
+}
+
+/* Regular files and most character devices are always writable, and
+ * epoll refuses them (EPERM). */
+static bool
+fd_is_pollable(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && isatty(fd));
+}
+
+/*
+ * Standard output belongs to whoever started us: O_NONBLOCK on it would
+ * be set on the open file description that a shell or terminal shares,
+ * and break their reads and writes.  So a pipe or terminal gets a
+ * description of its own through /proc, and a socket is made
+ * non-blocking per call instead.
+ */
+static int
+use_stdout(struct audit *a, struct pw_error *err)
+{
+	struct stat st, own;
+	int fd;
+
+	if (fstat(STDOUT_FILENO, &st) < 0)
+		return pw_error_set(err, PW_IO, 0, "audit log %s: %s",
+		    sink_name(a), strerror(errno));
+	a->fd = STDOUT_FILENO;
+	a->owns_fd = false;
+	a->writer = WRITE_PLAIN;
+	a->pollable = false;
+	if (S_ISSOCK(st.st_mode)) {
+		a->writer = WRITE_SEND;
+		a->pollable = true;
+		return 0;
+	}
+	if (!S_ISFIFO(st.st_mode) && !isatty(STDOUT_FILENO))
+		return 0;
+	a->pollable = true;
+	fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd >= 0 && fstat(fd, &own) == 0 && own.st_dev == st.st_dev &&
+	    own.st_ino == st.st_ino) {
+		a->fd = fd;
+		a->owns_fd = true;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	a->writer = WRITE_POLLED;
+	return 0;
+}
+
+static ssize_t
+sink_write(struct audit *a, const char *p, size_t n)
+{
+	struct pollfd pfd;
+
+	switch (a->writer) {
+	case WRITE_SEND:
+		return send(a->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case WRITE_POLLED:
+		/* A pipe that polls writable has a free slot, and a write of
+		 * at most PIPE_BUF bytes needs no more than one. */
+		pfd.fd = a->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) < 0)
+			return -1;
+		if (pfd.revents == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (n > PIPE_BUF)
+			n = PIPE_BUF;
+		break;
+	case WRITE_PLAIN:
+		break;
+	}
+	return write(a->fd, p, n);
+}
+
+/*
+ * Write buf[start, end) until it is empty (0), the file would block (1),
+ * or a write fails (-1, errno set).
+ */
+static int
+write_out(struct audit *a)
+{
+	ssize_t n;
+
+	while (a->start < a->end) {
+		n = sink_write(a, a->buf + a->start, a->end - a->start);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 1;
+		a->mid_line = a->buf[a->start + (size_t)n - 1] != '\n';
+		a->start += (size_t)n;
+	}
+	a->start = a->end = 0;
+	return 0;
+}
+
+/*
+ * The line whose head is already in the file is finished there before the
+ * file changes, if that can be done without waiting; otherwise its tail is
+ * dropped, so that the new file starts with a whole line.
+ */
+static void
+finish_line(struct audit *a)
+{
+	const char *nl;
+	size_t line_end;
+	ssize_t n;
+
+	if (!a->mid_line)
+		return;
+	/* Lines are appended whole, so the newline is there; without it the
+	 * whole rest counts as the line. */
+	nl = memchr(a->buf + a->start, '\n', a->end - a->start);
+	line_end = nl != NULL ? (size_t)(nl - a->buf) + 1 : a->end;
+	while (a->start < line_end) {
+		n = sink_write(a, a->buf + a->start, line_end - a->start);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		a->start += (size_t)n;
+	}
+	if (a->start < line_end) {
+		a->start = line_end;
+		a->unreported++;
+		a->dropped_total++;
+	}
+	a->mid_line = false;
+	if (a->start == a->end)
+		a->start = a->end = 0;
+}
+
+/* ---- the buffer ---------------------------------------------------------- */
+
+/* Make buf[end, end + n) free within the bound, writing out what the file
+ * takes without waiting if the buffer is too full.  False: no room. */
+static bool
+room_for(struct audit *a, size_t n)
+{
+	if (n > a->cap - (a->end - a->start) && !a->blocked &&
+	    write_out(a) != 0)
+		a->blocked = true;
+	if (n > a->cap - (a->end - a->start))
+		return false;
+	if (n > a->cap - a->end) {
+		memmove(a->buf, a->buf + a->start, a->end - a->start);
+		a->end -= a->start;
+		a->start = 0;
+	}
+	return true;
+}
+
+/* Append the complete value of ${j} as one line; false if it does not
+ * fit (or ${j} failed). */
+static bool
+append_line(struct audit *a, const struct json *j)
+{
+	const char *line;
+	size_t len;
+
+	if ((line = json_data(j, &len)) == NULL || !room_for(a, len + 1))
+		return false;
+	memcpy(a->buf + a->end, line, len);
+	a->buf[a->end + len] = '\n';
+	a->end += len + 1;
+	return true;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+/**
+ * audit_timestamp(ts, out):
+ * Write the instant ${ts} into ${out} as RFC 3339 in UTC with microseconds
+ * ("2026-11-24T21:50:03.123456Z"), as on every event.  Returns 0, or -1
+ * if the year is outside 0000..9999.
+ */
+int
+audit_timestamp(const struct timespec *ts, char out[AUDIT_TIMESTAMP_SIZE])
+{
+	/* Sized for any int fields, so that the compiler can see no
+	 * truncation; the range checks make the text 27 characters. */
+	char text[96];
+	struct tm tm;
+
+	if (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L ||
+	    gmtime_r(&ts->tv_sec, &tm) == NULL ||
+	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return -1;
+	if (snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)(ts->tv_nsec / 1000)) !=
+	    AUDIT_TIMESTAMP_SIZE - 1)
+		return -1;
+	memcpy(out, text, AUDIT_TIMESTAMP_SIZE);
+	return 0;
+}
+
+/*
+ * The field writers below ignore the results of the json_* calls: a
+ * failure of the writer is sticky (json.h), and commit() checks it once
+ * for the whole event through json_data().
+ */
+
+static void
+put_str(struct json *j, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	(void)json_key(j, key);
+	(void)json_cstring(j, value);
+}
+
+static void
+put_uint(struct json *j, const char *key, uint64_t value)
+{
+	(void)json_key(j, key);
+	(void)json_uint(j, value);
+}
+
+/* The current time as audit_timestamp() writes it, or "" if the clock
+ * failed. */
+static void
+now_text(char text[AUDIT_TIMESTAMP_SIZE])
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+	    audit_timestamp(&now, text) < 0)
+		text[0] = '\0';
+}
+
+static void
+put_timestamp(struct json *j, const char *text)
+{
+	(void)json_key(j, "timestamp");
+	if (text[0] != '\0')
+		(void)json_cstring(j, text);
+	else
+		(void)json_null(j);
+}
+
+/*
+ * Room permitting, say how many events were dropped since the last time,
+ * with the time ${stamp} (NULL: now).  An event passes its own time, so
+ * that timestamps never go backwards from one line to the next.
+ */
+static void
+report_drops(struct audit *a, const char *stamp)
+{
+	struct json *j = a->notice;
+	char text[AUDIT_TIMESTAMP_SIZE];
+
+	if (a->unreported == 0)
+		return;
+	if (stamp == NULL) {
+		now_text(text);
+		stamp = text;
+	}
+	json_reset(j);
+	(void)json_object_begin(j);
+	put_timestamp(j, stamp);
+	put_str(j, "event", "audit_dropped");
+	put_uint(j, "count", a->unreported);
+	put_uint(j, "dropped_total", a->dropped_total);
+	(void)json_object_end(j);
+	if (append_line(a, j))
+		a->unreported = 0;
+}
+
+/* Start the event ${event} with the fields every line has. */
+static struct json *
+begin(struct audit *a, const char *event, const struct audit_conn *c)
+{
+	struct json *j = a->event;
+
+	now_text(a->stamp);
+	json_reset(j);
+	(void)json_object_begin(j);
+	put_timestamp(j, a->stamp);
+	put_str(j, "event", event);
+	if (c == NULL)
+		return j;
+	if (c->conn_id != 0)
+		put_uint(j, "conn_id", c->conn_id);
+	put_str(j, "listener", c->listener);
+	put_str(j, "client_addr", c->client_addr);
+	if (c->client_port != 0)
+		put_uint(j, "client_port", c->client_port);
+	put_str(j, "backend_addr", c->backend_addr);
+	if (c->backend_port != 0)
+		put_uint(j, "backend_port", c->backend_port);
+	return j;
+}
+
+static void
+put_tls(struct json *j, const struct audit_conn *c)
+{
+	size_t i;
+
+	put_str(j, "tls_version", c->tls_version);
+	put_str(j, "tls_cipher", c->tls_cipher);
+	put_str(j, "peer_subject", c->peer_subject);
+	if (c->peer_sans != NULL) {
+		(void)json_key(j, "peer_sans");
+		(void)json_array_begin(j);
+		for (i = 0; i < c->n_peer_sans; i++)
+			(void)json_cstring(j, c->peer_sans[i]);
+		(void)json_array_end(j);
+	}
+	put_str(j, "peer_serial", c->peer_serial);
+	put_str(j, "peer_sha256", c->peer_sha256);
+}
+
+static int
+drop(struct audit *a)
+{
+	a->unreported++;
+	a->dropped_total++;
+	return -1;
+}
+
+/* Close the event begun by begin() and buffer it, after the notice of
+ * earlier drops if there are any.  An event that cannot be written at all
+ * (too long) does not bring the notice forward. */
+static int
+commit(struct audit *a)
+{
+	size_t len;
+
+	if (json_object_end(a->event) < 0 ||
+	    json_data(a->event, &len) == NULL)
+		return drop(a);
+	report_drops(a, a->stamp);
+	if (!append_line(a, a->event))
+		return drop(a);
+	return 0;
+}
+
+/* ---- the interface ------------------------------------------------------- */
+
+/**
+ * audit_open(path, buffer_bytes, err):
+ * Open the audit log at ${path} for appending, creating it with mode 0640
+ * (less the umask) if absent, or use standard output if ${path} is "-".
+ * Events are buffered in at most ${buffer_bytes} bytes (at least
+ * AUDIT_BUFFER_MIN_BYTES); one event line longer than that is always
+ * dropped.  Returns the log, or NULL with ${err} filled (PW_IO: the file
+ * cannot be opened; PW_USAGE: the buffer is too small; PW_INTERNAL: out of
+ * memory).  The caller closes it with audit_close().
+ */
+struct audit *
+audit_open(const char *path, size_t buffer_bytes, struct pw_error *err)
+{
+	struct audit *a;
+
+	if (buffer_bytes < AUDIT_BUFFER_MIN_BYTES) {
+		pw_error_set(err, PW_USAGE, 0, "audit buffer of %zu bytes is "
+		    "below the minimum of %d", buffer_bytes,
+		    AUDIT_BUFFER_MIN_BYTES);
+		goto err0;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		pw_error_set(err, PW_INTERNAL, 0, "audit log: out of memory");
+		goto err0;
+	}
+	a->fd = -1;
+	a->cap = buffer_bytes;
+	/* A line and its newline fit the buffer. */
+	if ((a->buf = malloc(buffer_bytes)) == NULL ||
+	    (a->event = json_new(buffer_bytes - 1)) == NULL ||
+	    (a->notice = json_new(buffer_bytes - 1)) == NULL ||
+	    (strcmp(path, "-") != 0 && (a->path = strdup(path)) == NULL)) {
+		pw_error_set(err, PW_INTERNAL, 0, "audit log: out of memory");
+		goto err1;
+	}
+	if (a->path == NULL) {
+		if (use_stdout(a, err) < 0)
+			goto err1;
+	} else {
+		if ((a->fd = open_path(path, err)) < 0)
+			goto err1;
+		a->owns_fd = true;
+		a->writer = WRITE_PLAIN;
+		a->pollable = fd_is_pollable(a->fd);
+	}
+	return a;
+
+err1:
+	json_free(a->notice);
+	json_free(a->event);
+	free(a->buf);
+	free(a->path);
+	free(a);
+err0:
+	return NULL;
+}
+
+/**
+ * audit_close(a):
+ * Write what the file takes of the buffered events without waiting (see
+ * audit_drain() to wait first), then close the file (never standard
+ * output itself) and free ${a}.  NULL is a no-op.
+ */
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	a->blocked = false;
+	report_drops(a, NULL);
+	(void)write_out(a);
+	if (a->owns_fd)
+		close(a->fd);
+	json_free(a->notice);
+	json_free(a->event);
+	free(a->buf);
+	free(a->path);
+	free(a);
+}
+
+/**
+ * audit_reopen(a, err):
+ * Open the path of ${a} again and write to the new file from now on, for
+ * log rotation: after the old file was renamed, the log continues in a
+ * new file at the path.  Buffered events are kept and go to the new file;
+ * a line whose first bytes already went to the old file is finished there
+ * if it can be without waiting, and otherwise dropped and counted.  For
+ * standard output it does nothing.  Returns 0, or -1 with ${err} filled
+ * (PW_IO) if the path cannot be opened; the old file is then kept.
+ */
+int
+audit_reopen(struct audit *a, struct pw_error *err)
+{
+	int fd;
+
+	if (a->path == NULL)
+		return 0;
+	if ((fd = open_path(a->path, err)) < 0)
+		return -1;
+	finish_line(a);
+	close(a->fd);
+	a->fd = fd;
+	a->pollable = fd_is_pollable(fd);
+	a->blocked = false;
+	return 0;
+}
+
+/**
+ * audit_flush(a, err):
+ * Write buffered events to the file until the buffer is empty or the file
+ * would block.  Returns 0 if the buffer is empty, 1 if bytes remain
+ * because the file is full (wait for audit_fd_wants_write()), or -1 with
+ * ${err} filled (PW_IO) on a write error (EPIPE, ENOSPC, EIO, ...); the
+ * unwritten bytes are kept and retried by the next call, and events that
+ * no longer fit meanwhile are dropped and counted.
+ */
+int
+audit_flush(struct audit *a, struct pw_error *err)
+{
+	int r, saved_errno;
+
+	r = write_out(a);
+	saved_errno = errno;
+	a->blocked = r != 0;
+	/* Room was made: the notice of drops need not wait for an event. */
+	if (a->unreported > 0) {
+		report_drops(a, NULL);
+		if (r == 0) {
+			r = write_out(a);
+			saved_errno = errno;
+			a->blocked = r != 0;
+		}
+	}
+	if (r < 0)
+		return pw_error_set(err, PW_IO, 0, "audit log %s: %s",
+		    sink_name(a), strerror(saved_errno));
+	return r;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/**
+ * audit_drain(a, timeout_ms, err):
+ * audit_flush() repeatedly, waiting up to ${timeout_ms} milliseconds in
+ * all for the file to take the buffered events: for shutdown, when the
+ * loop no longer runs.  Returns as audit_flush() does (1: the time ran
+ * out).
+ */
+int
+audit_drain(struct audit *a, int timeout_ms, struct pw_error *err)
+{
+	int64_t deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t left;
+	struct pollfd pfd;
+	int r;
+
+	for (;;) {
+		if ((r = audit_flush(a, err)) != 1)
+			return r;
+		left = deadline - monotonic_ms();
+		if (left <= 0 || !a->pollable)
+			return 1;
+		pfd.fd = a->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+		    errno != EINTR)
+			return pw_error_set(err, PW_IO, 0, "audit log %s: %s",
+			    sink_name(a), strerror(errno));
+	}
+}
+
+/**
+ * audit_fd_wants_write(a):
+ * The descriptor the event loop should wait on for writability, or -1 if
+ * there is nothing to wait for: the buffer is empty, or the file is one
+ * that epoll cannot watch and that is always writable (a regular file,
+ * /dev/null).
+ */
+int
+audit_fd_wants_write(const struct audit *a)
+{
+	return a->pollable && a->start < a->end ? a->fd : -1;
+}
+
+/**
+ * audit_dropped_total(a):
+ * How many events ${a} has dropped since it was opened.
+ */
+uint64_t
+audit_dropped_total(const struct audit *a)
+{
+	return a->dropped_total;
+}
+
+/**
+ * audit_conn_open(a, c):
+ * Log that the connection ${c} was accepted ("conn_open").
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_conn_open(struct audit *a, const struct audit_conn *c)
+{
+	(void)begin(a, "conn_open", c);
+	return commit(a);
+}
+
+/**
+ * audit_tls(a, c):
+ * Log the completed TLS handshake of ${c} ("tls"): version, cipher and
+ * the peer's certificate identity as far as ${c} has them.
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_tls(struct audit *a, const struct audit_conn *c)
+{
+	put_tls(begin(a, "tls", c), c);
+	return commit(a);
+}
+
+/**
+ * audit_message(a, c, msg_seq, m, bytes, len, scan_us):
+ * Log the verdict on message ${m}, number ${msg_seq} (from 1) of
+ * connection ${c} ("message"): "msg_seq", "offset", then the fields that
+ * `picklewall scan` writes under the same names ("length", "sha256",
+ * "protocol", "kind", "verdict", "reasons", "imports", "calls", "rules";
+ * see render.h), then "scan_us", the time the analysis took.  ${bytes}
+ * holds the ${len} bytes of the whole message (header included) for its
+ * SHA-256, or is NULL if they were not kept ("sha256": null).
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_message(struct audit *a, const struct audit_conn *c, uint64_t msg_seq,
+    const struct analysis_message *m, const uint8_t *bytes, size_t len,
+    uint64_t scan_us)
+{
+	struct json *j = begin(a, "message", c);
+
+	put_uint(j, "msg_seq", msg_seq);
+	put_uint(j, "offset", m->offset);
+	if (render_message_fields(j, m, bytes, len) < 0)
+		return drop(a);
+	put_uint(j, "scan_us", scan_us);
+	return commit(a);
+}
+
+/**
+ * audit_conn_close(a, c, totals):
+ * Log the end of connection ${c} with its ${totals} ("conn_close").
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_conn_close(struct audit *a, const struct audit_conn *c,
+    const struct audit_close *totals)
+{
+	struct json *j = begin(a, "conn_close", c);
+
+	put_tls(j, c);
+	put_uint(j, "bytes_from_client", totals->bytes_from_client);
+	put_uint(j, "bytes_to_backend", totals->bytes_to_backend);
+	put_uint(j, "bytes_from_backend", totals->bytes_from_backend);
+	put_uint(j, "bytes_to_client", totals->bytes_to_client);
+	put_uint(j, "messages_from_client", totals->messages_from_client);
+	put_uint(j, "messages_to_backend", totals->messages_to_backend);
+	put_uint(j, "duration_us", totals->duration_us);
+	put_str(j, "reason", totals->reason);
+	return commit(a);
+}
+
+/**
+ * audit_error(a, c, code, detail):
+ * Log a failure ("error"): "code" is pw_code_name(${code}), "detail" the
+ * text ${detail} (NULL: left out).  ${c} is the connection concerned, or
+ * NULL for a failure outside any connection.
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_error(struct audit *a, const struct audit_conn *c, enum pw_code code,
+    const char *detail)
+{
+	struct json *j = begin(a, "error", c);
+
+	put_str(j, "code", pw_code_name(code));
+	put_str(j, "detail", detail);
+	return commit(a);
+}

@@ -1,0 +1,69 @@
+#ifndef CONN_H
+#define CONN_H
+
+/*
+ * conn: one client connection through the proxy, as a state machine.
+ *
+ * client --TLS--> [handshake] -> backend connect (TCP, then TLS) -> relay:
+ * client bytes are framed and analyzed as they arrive and held until their
+ * message has a verdict; an allowed message goes to the backend unchanged,
+ * in one write when the socket takes it; a denied one never does.  Backend
+ * bytes pass straight through to the client.  Every wait has a timeout and
+ * every buffer a bound.  What a connection needs from its listener comes
+ * in a struct conn_env, shared by all its connections and outliving them.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "analysis.h"
+#include "audit.h"
+#include "config.h"
+#include "loop.h"
+#include "tls.h"
+
+/* Bytes a connection may buffer beyond a message, for each direction. */
+#define CONN_RELAY_BYTES (256 * 1024)
+
+struct conn_env {
+	struct loop *loop;
+	struct audit *audit;
+	const struct config_listener *listener;
+	struct tls_ctx *server_tls;	/* NULL: plaintext listener */
+	struct tls_ctx *backend_tls;	/* NULL: tcp:// backend */
+	struct analysis_config analysis;	/* policy, limits, framing */
+	enum policy_mode mode;		/* effective: the listener's or the
+					 * rule file's */
+	struct sockaddr_storage backend_addr;
+	socklen_t backend_addr_len;
+	char backend_addr_text[64];
+
+	/* Memory held for messages over all connections, and its cap. */
+	uint64_t *buffered_bytes;
+	uint64_t buffer_cap_bytes;
+
+	/* Called once when a connection has ended and been freed. */
+	void (*on_closed)(void *cookie);
+	void *cookie;
+};
+
+struct conn;
+
+/**
+ * conn_start(env, fd, peer, peer_len, conn_id):
+ * Take over the accepted, non-blocking socket ${fd} from ${peer} and start
+ * its handshake.  The connection runs from the loop and frees itself when
+ * it ends (env->on_closed is then called).  Returns 0, or -1 if it could
+ * not start (${fd} is then closed and an error event logged).
+ */
+int conn_start(const struct conn_env *env, int fd,
+    const struct sockaddr *peer, socklen_t peer_len, uint64_t conn_id);
+
+/**
+ * conn_close_all(reason):
+ * End every live connection now (shutdown), logging ${reason}.
+ */
+void conn_close_all(const char *reason);
+
+#endif /* !CONN_H */

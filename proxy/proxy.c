@@ -1,0 +1,477 @@
+#define _GNU_SOURCE	/* accept4 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "proxy.h"
+
+#define LISTEN_BACKLOG 512
+/* A flush of the audit log on shutdown waits at most this long. */
+#define AUDIT_DRAIN_MS 2000
+
+struct listener {
+	struct proxy *proxy;
+	const struct config_listener *cfg;
+	int fd;
+	struct policy *policy;
+	struct conn_env env;
+	uint64_t n_conns;
+};
+
+struct proxy {
+	const struct config *cfg;
+	struct loop *loop;
+	struct audit *audit;
+	struct listener *listeners;
+	size_t n_listeners;
+	uint64_t n_conns;
+	uint64_t next_conn_id;
+	uint64_t buffered_bytes;
+	int audit_watched_fd;	/* -1: none */
+	proxy_diag_fn *diag;
+	void *cookie;
+};
+
+static void diag(struct proxy *p, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+diag(struct proxy *p, const char *what, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (p->diag != NULL)
+		p->diag(p->cookie, what, message);
+}
+
+struct rule_diag_ctx {
+	struct proxy *p;
+	bool failed;
+};
+
+static void
+on_rule_diag(void *cookie, const struct policy_diag *d)
+{
+	struct rule_diag_ctx *ctx = cookie;
+	char where[512];
+
+	if (d->file != NULL)
+		snprintf(where, sizeof(where), "%s:%u:%u", d->file, d->line,
+		    d->col);
+	else
+		snprintf(where, sizeof(where), "rules");
+	diag(ctx->p, where, "%s: %s", d->warning ? "warning" : "error",
+	    d->message);
+	if (!d->warning)
+		ctx->failed = true;
+}
+
+static void
+on_config_diag(void *cookie, const struct config_diag *d)
+{
+	struct proxy *p = cookie;
+	char where[512];
+
+	snprintf(where, sizeof(where), "%s:%u:%u", d->file, d->line, d->col);
+	diag(p, where, "%s: %s", d->warning ? "warning" : "error", d->message);
+}
+
+/* The listener's rule file, its limits under the listener's bound. */
+static int
+prepare_policy(struct proxy *p, struct listener *l)
+{
+	struct rule_diag_ctx ctx = { p, false };
+	struct pvm_limits rule_limits;
+
+	if (l->cfg->rules != NULL)
+		l->policy = policy_load_file(l->cfg->rules, 0, on_rule_diag,
+		    &ctx);
+	else
+		l->policy = policy_builtin();
+	if (l->policy == NULL) {
+		diag(p, l->cfg->rules != NULL ? l->cfg->rules : "rules",
+		    "listener %s: the rules were not loaded", l->cfg->name);
+		return -1;
+	}
+	memset(&rule_limits, 0, sizeof(rule_limits));
+	policy_limits(l->policy, &rule_limits);
+	if (config_check_rule_limits(p->cfg, l->cfg, &rule_limits,
+	    on_config_diag, p) < 0)
+		return -1;
+	l->env.analysis.frame.kind = l->cfg->framing;
+	l->env.analysis.frame.mp_handshake_messages = l->cfg->mp_handshake;
+	l->env.analysis.frame.max_message_bytes = l->cfg->max_message_bytes;
+	l->env.analysis.limits = rule_limits;
+	if (l->env.analysis.limits.max_message_bytes == 0)
+		l->env.analysis.limits.max_message_bytes =
+		    l->cfg->max_message_bytes;
+	l->env.analysis.frame.max_message_bytes =
+	    l->env.analysis.limits.max_message_bytes;
+	l->env.analysis.memo = l->cfg->memo;
+	l->env.analysis.policy = l->policy;
+	l->env.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(l->policy);
+	return 0;
+}
+
+static int
+prepare_tls(struct proxy *p, struct listener *l)
+{
+	const struct config_listener *c = l->cfg;
+	struct pw_error err;
+
+	if (c->tls) {
+		struct tls_server_options o;
+
+		memset(&o, 0, sizeof(o));
+		o.cert_chain_file = c->tls_cert;
+		o.key_file = c->tls_key;
+		o.min_version = c->tls_min_version;
+		o.ciphers = c->tls_ciphers;
+		o.ciphersuites = c->tls_ciphersuites;
+		o.groups = c->tls_groups;
+		o.session_tickets = c->tls_session_tickets;
+		o.client_auth = c->client_auth == CONFIG_CLIENT_AUTH_REQUIRED ?
+		    TLS_CLIENT_REQUIRED : c->client_auth ==
+		    CONFIG_CLIENT_AUTH_OPTIONAL ? TLS_CLIENT_OPTIONAL :
+		    TLS_CLIENT_NONE;
+		o.client_ca_file = c->client_ca;
+		o.client_crl_file = c->client_crl;
+		o.client_allow = c->client_allow;
+		o.n_client_allow = c->n_client_allow;
+		if ((l->env.server_tls = tls_server_ctx_new(&o, &err)) == NULL) {
+			diag(p, c->name, "listener TLS: %s", err.message);
+			return -1;
+		}
+	}
+	if (c->backend_tls) {
+		struct tls_client_options o;
+
+		memset(&o, 0, sizeof(o));
+		o.ca_file = c->backend_ca;
+		o.expected_name = c->backend_name;
+		o.sni = c->backend_sni;
+		o.verify = c->backend_verify;
+		o.cert_chain_file = c->backend_cert;
+		o.key_file = c->backend_key;
+		if ((l->env.backend_tls = tls_client_ctx_new(&o, &err)) == NULL) {
+			diag(p, c->name, "backend TLS: %s", err.message);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Resolved once, at start: a lookup at connect time would block the
+ * loop. */
+static int
+resolve_backend(struct proxy *p, struct listener *l)
+{
+	struct addrinfo hints, *res;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", l->cfg->backend_port);
+	if ((rc = getaddrinfo(l->cfg->backend_host, port, &hints, &res)) != 0) {
+		diag(p, l->cfg->name, "backend %s: %s", l->cfg->backend_host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&l->env.backend_addr, res->ai_addr, res->ai_addrlen);
+	l->env.backend_addr_len = res->ai_addrlen;
+	if (res->ai_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
+		    res->ai_addr)->sin_addr, l->env.backend_addr_text,
+		    sizeof(l->env.backend_addr_text));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)
+		    res->ai_addr)->sin6_addr, l->env.backend_addr_text,
+		    sizeof(l->env.backend_addr_text));
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int
+bind_listener(struct proxy *p, struct listener *l)
+{
+	int one = 1;
+
+	l->fd = socket(l->cfg->listen_addr.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* [::] and 0.0.0.0 on one port are two listeners, not a clash. */
+	if (l->fd >= 0 && l->cfg->listen_addr.ss_family == AF_INET6)
+		(void)setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	if (l->fd < 0 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(l->fd, (const struct sockaddr *)&l->cfg->listen_addr,
+	    l->cfg->listen_addr_len) < 0 || listen(l->fd, LISTEN_BACKLOG) < 0) {
+		diag(p, l->cfg->name, "listen on %s:%u: %s", l->cfg->listen_host,
+		    l->cfg->listen_port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_conn_closed(void *cookie)
+{
+	struct listener *l = cookie;
+
+	l->n_conns--;
+	l->proxy->n_conns--;
+}
+
+static void
+refuse(struct listener *l, int fd, const char *why)
+{
+	struct audit_conn a;
+
+	memset(&a, 0, sizeof(a));
+	a.listener = l->cfg->name;
+	(void)audit_error(l->proxy->audit, &a, PW_IO, why);
+	close(fd);
+}
+
+static void
+on_accept(void *cookie, uint32_t events)
+{
+	struct listener *l = cookie;
+	struct proxy *p = l->proxy;
+	struct sockaddr_storage peer;
+	socklen_t len;
+	int fd, n;
+
+	(void)events;
+	/* A bounded batch, so that one busy listener cannot starve the
+	 * connections it already has. */
+	for (n = 0; n < 64; n++) {
+		len = sizeof(peer);
+		fd = accept4(l->fd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				diag(p, l->cfg->name, "accept: %s",
+				    strerror(errno));
+			return;
+		}
+		if (p->n_conns >= config_global(p->cfg)->max_connections ||
+		    l->n_conns >= l->cfg->max_connections) {
+			refuse(l, fd, "connection refused: max_connections "
+			    "reached");
+			continue;
+		}
+		p->n_conns++;
+		l->n_conns++;
+		if (conn_start(&l->env, fd, (struct sockaddr *)&peer, len,
+		    ++p->next_conn_id) < 0) {
+			/* conn_start closed it; on_closed was not called. */
+			p->n_conns--;
+			l->n_conns--;
+		}
+	}
+}
+
+static void
+on_audit_writable(void *cookie, uint32_t events)
+{
+	struct proxy *p = cookie;
+	struct pw_error err;
+
+	(void)events;
+	(void)audit_flush(p->audit, &err);
+}
+
+static void
+on_signal(void *cookie, int signo)
+{
+	struct proxy *p = cookie;
+	struct pw_error err;
+
+	if (signo == SIGHUP) {
+		if (audit_reopen(p->audit, &err) < 0)
+			diag(p, "audit", "reopen: %s", err.message);
+		return;
+	}
+	loop_stop(p->loop);
+}
+
+/* After every turn: write the audit events it produced, and watch the
+ * log's descriptor only while the file holds them back. */
+static void
+after_turn(void *cookie)
+{
+	struct proxy *p = cookie;
+	struct pw_error err;
+	int fd;
+
+	(void)audit_flush(p->audit, &err);
+	fd = audit_fd_wants_write(p->audit);
+	if (fd == p->audit_watched_fd)
+		return;
+	if (p->audit_watched_fd >= 0)
+		loop_del(p->loop, p->audit_watched_fd);
+	p->audit_watched_fd = -1;
+	if (fd >= 0 && loop_add(p->loop, fd, EPOLLOUT, on_audit_writable,
+	    p) == 0)
+		p->audit_watched_fd = fd;
+}
+
+/**
+ * proxy_new(cfg, bind_sockets, diag, cookie):
+ * Prepare every listener of ${cfg} (which must outlive the proxy): load
+ * its rule file, build and check its TLS contexts (files readable, key
+ * matching certificate, CRL parseable), resolve its backend, and, if
+ * ${bind_sockets}, open the audit log and bind its socket.  Every problem
+ * goes to ${diag}.  Returns the proxy, or NULL if anything failed.
+ */
+struct proxy *
+proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
+    void *cookie)
+{
+	const struct config_global *g = config_global(cfg);
+	struct proxy *p;
+	struct pw_error err;
+	bool failed = false;
+	size_t i;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->cfg = cfg;
+	p->audit_watched_fd = -1;
+	p->diag = diag_fn;
+	p->cookie = cookie;
+	p->n_listeners = config_listener_count(cfg);
+	if ((p->listeners = calloc(p->n_listeners, sizeof(*p->listeners))) ==
+	    NULL) {
+		free(p);
+		return NULL;
+	}
+	if (bind_sockets) {
+		if ((p->loop = loop_new(&err)) == NULL) {
+			diag(p, "loop", "%s", err.message);
+			failed = true;
+		} else if ((p->audit = audit_open(g->audit_log != NULL ?
+		    g->audit_log : "-", (size_t)g->audit_buffer_bytes,
+		    &err)) == NULL) {
+			diag(p, g->audit_log != NULL ? g->audit_log : "-",
+			    "audit log: %s", err.message);
+			failed = true;
+		}
+	}
+	for (i = 0; i < p->n_listeners; i++) {
+		struct listener *l = &p->listeners[i];
+
+		l->proxy = p;
+		l->fd = -1;
+		l->cfg = config_listener(cfg, i);
+		l->env.loop = p->loop;
+		l->env.audit = p->audit;
+		l->env.listener = l->cfg;
+		l->env.buffered_bytes = &p->buffered_bytes;
+		l->env.buffer_cap_bytes = g->buffer_memory_bytes;
+		l->env.on_closed = on_conn_closed;
+		l->env.cookie = l;
+		/* Each step reports its own problems: run them all. */
+		if (prepare_policy(p, l) < 0)
+			failed = true;
+		if (prepare_tls(p, l) < 0)
+			failed = true;
+		if (resolve_backend(p, l) < 0)
+			failed = true;
+		if (failed)
+			continue;
+		if (bind_sockets && bind_listener(p, l) < 0)
+			failed = true;
+	}
+	if (failed) {
+		proxy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/**
+ * proxy_run(p):
+ * Serve until SIGTERM or SIGINT, then close every connection, flush the
+ * audit log and return 0; -1 if the event loop failed.
+ */
+int
+proxy_run(struct proxy *p)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct pw_error err;
+	size_t i;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (loop_signals(p->loop, signals, sizeof(signals) / sizeof(*signals),
+	    on_signal, p) < 0) {
+		diag(p, "signals", "%s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < p->n_listeners; i++) {
+		struct listener *l = &p->listeners[i];
+
+		if (loop_add(p->loop, l->fd, EPOLLIN, on_accept, l) < 0) {
+			diag(p, l->cfg->name, "%s", strerror(errno));
+			return -1;
+		}
+		diag(p, l->cfg->name, "listening on %s:%u (%s, %s framing) in "
+		    "front of %s://%s:%u", l->cfg->listen_host,
+		    l->cfg->listen_port, l->cfg->tls ? "TLS" : "plaintext",
+		    frame_kind_name(l->cfg->framing),
+		    l->cfg->backend_tls ? "tls" : "tcp", l->cfg->backend_host,
+		    l->cfg->backend_port);
+	}
+	loop_on_turn(p->loop, after_turn, p);
+	rc = loop_run(p->loop);
+	conn_close_all("shutdown");
+	(void)audit_drain(p->audit, AUDIT_DRAIN_MS, &err);
+	return rc < 0 ? -1 : 0;
+}
+
+/**
+ * proxy_free(p):
+ * Close the listeners and release ${p}; NULL is a no-op.
+ */
+void
+proxy_free(struct proxy *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n_listeners; i++) {
+		struct listener *l = &p->listeners[i];
+
+		if (l->fd >= 0) {
+			if (p->loop != NULL)
+				loop_del(p->loop, l->fd);
+			close(l->fd);
+		}
+		tls_ctx_free(l->env.server_tls);
+		tls_ctx_free(l->env.backend_tls);
+		policy_free(l->policy);
+	}
+	free(p->listeners);
+	audit_close(p->audit);
+	loop_free(p->loop);
+	free(p);
+}

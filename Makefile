@@ -25,12 +25,12 @@ FUZZ_SRC  = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test unit unit-asan cli rules-test fuzz-corpus soundness fuzz bench run run-scan clean deps
+.PHONY: all test unit unit-asan cli rules-test e2e certs-test fuzz-corpus soundness fuzz bench run run-scan clean deps
 
 # Debian 12 packages the build and the tests need; `make deps` installs the
 # missing ones (as root), and `make run` / `make test` call it first.
 DEB_PACKAGES = make gcc clang libclang-rt-14-dev pkg-config check libsubunit-dev \
-	libssl-dev libpcre2-dev python3 python3-numpy
+	libssl-dev libpcre2-dev openssl python3 python3-numpy
 
 all: $(B)/picklewall
 
@@ -80,7 +80,7 @@ deps:
 # The soundness suite runs last: its "N passed, M failed" line closes the run.
 test: deps
 	$(MAKE) all
-	$(MAKE) unit unit-asan fuzz-corpus cli rules-test
+	$(MAKE) unit unit-asan fuzz-corpus cli rules-test certs-test e2e
 	$(MAKE) soundness
 
 unit: $(B)/test_unit
@@ -99,6 +99,13 @@ fuzz-corpus: $(FUZZ_BINS)
 # verdicts and rule ids (tests/rules/README.md).
 rules-test: $(B)/asan/picklewall
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/rules/run.py --binary $(B)/asan/picklewall
+# The proxy end to end: real TLS on loopback, real Python servers and
+# clients (tests/e2e/run.py), with the normal and the ASan binary.
+e2e: $(B)/picklewall $(B)/asan/picklewall
+	$(PYTHON) tests/e2e/run.py --binary $(B)/picklewall
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/e2e/run.py --binary $(B)/asan/picklewall
+certs-test:
+	sh certs/test-certs.sh
 soundness: $(B)/asan/picklewall
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/soundness/run.py --binary $(B)/asan/picklewall
 

@@ -16,10 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
+
+#ifndef SIOCOUTQ
+#define SIOCOUTQ 0x5411		/* linux/sockios.h: unsent bytes */
+#endif
+/* A message that waits for room in the socket waits this long between
+ * looks (epoll reports writable long before a given size fits). */
+#define ROOM_RETRY_MS 2
 
 #define READ_CHUNK_BYTES (64 * 1024)
 
@@ -43,6 +51,14 @@ struct endpoint {
 	size_t out_off, out_len, out_cap;
 	uint32_t interest;	/* what the loop watches now */
 	bool registered;
+
+	/* Backend only: the lengths of the messages queued, so that each
+	 * goes out in one write when the socket has room for it (receivers
+	 * read a 4-byte header with one recv). */
+	size_t *msgs;
+	size_t msg_head, msg_count, msg_cap;
+	size_t msg_sent;	/* bytes of the head message already sent */
+	bool waiting_room;	/* the head message waits for socket room */
 };
 
 struct conn {
@@ -53,6 +69,7 @@ struct conn {
 	char client_addr[INET6_ADDRSTRLEN];
 	uint16_t client_port;
 	struct tls_peer peer;
+	const char *tls_version, *tls_cipher;	/* static, from OpenSSL */
 	const char *peer_sans[TLS_PEER_SANS_MAX];
 
 	struct analysis *analysis;
@@ -67,7 +84,10 @@ struct conn {
 	    idle_timer, retry_timer;
 	struct timespec started;
 	struct audit_close totals;
-	const char *close_reason;
+	const char *drain_reason;	/* set: the client is gone, and the
+					 * connection ends once the backend has
+					 * what was allowed before */
+	bool client_closed_first;
 	struct conn *prev, *next;	/* all live connections */
 };
 
@@ -97,10 +117,8 @@ audit_info(const struct conn *c, struct audit_conn *a)
 	a->client_port = c->client_port;
 	a->backend_addr = c->env.backend_addr_text;
 	a->backend_port = c->env.listener->backend_port;
-	if (c->client.tls != NULL && c->state != CS_CLIENT_HANDSHAKE) {
-		a->tls_version = tls_version_name(c->client.tls);
-		a->tls_cipher = tls_cipher_name(c->client.tls);
-	}
+	a->tls_version = c->tls_version;
+	a->tls_cipher = c->tls_cipher;
 	if (c->peer.present) {
 		a->peer_subject = c->peer.subject;
 		a->peer_sans = c->peer_sans;
@@ -212,21 +230,58 @@ ep_write(struct endpoint *ep, const uint8_t *buf, size_t len, size_t *n,
 	return TLS_ERROR;
 }
 
-/* Send what ${ep} has queued.  0: all sent or waiting; -1: failed. */
+static void on_retry(void *cookie);
+
+/* Does a message of ${len} bytes fit in the socket buffer of ${ep} now?
+ * One that could never fit is sent anyway. */
+static bool
+room_for(const struct endpoint *ep, size_t len)
+{
+	int sndbuf = 0, unsent = 0;
+	socklen_t optlen = sizeof(sndbuf);
+
+	if (ep->tls != NULL ||
+	    getsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &optlen) < 0 ||
+	    ioctl(ep->fd, SIOCOUTQ, &unsent) < 0)
+		return true;
+	/* The kernel counts its own overhead in SO_SNDBUF: half is data. */
+	if (len > (size_t)sndbuf / 2)
+		return true;
+	return (size_t)unsent + len <= (size_t)sndbuf / 2;
+}
+
+/* Send what ${ep} has queued, a message at a time when it keeps message
+ * lengths.  0: all sent or waiting; -1: failed. */
 static int
 ep_flush(struct conn *c, struct endpoint *ep, uint64_t *counter)
 {
 	struct pw_error err;
 	enum tls_status st;
-	size_t n;
+	size_t n, want;
 
 	ep->write_wants_read = false;
+	ep->waiting_room = false;
 	while (ep->out_off < ep->out_len) {
-		st = ep_write(ep, ep->out + ep->out_off,
-		    ep->out_len - ep->out_off, &n, &err);
+		want = ep->out_len - ep->out_off;
+		if (ep->msg_count > 0) {
+			want = ep->msgs[ep->msg_head] - ep->msg_sent;
+			if (ep->msg_sent == 0 && !room_for(ep, want)) {
+				ep->waiting_room = true;
+				(void)loop_timer_arm(c->env.loop, &c->retry_timer,
+				    ROOM_RETRY_MS, on_retry, c);
+				return 0;
+			}
+		}
+		st = ep_write(ep, ep->out + ep->out_off, want, &n, &err);
 		if (st == TLS_OK) {
 			ep->out_off += n;
 			*counter += n;
+			if (ep->msg_count > 0 &&
+			    (ep->msg_sent += n) == ep->msgs[ep->msg_head]) {
+				ep->msg_sent = 0;
+				ep->msg_head = (ep->msg_head + 1) % ep->msg_cap;
+				ep->msg_count--;
+			}
 			continue;
 		}
 		if (st == TLS_WANT_READ) {
@@ -239,6 +294,28 @@ ep_flush(struct conn *c, struct endpoint *ep, uint64_t *counter)
 		return -1;
 	}
 	ep->out_off = ep->out_len = 0;
+	return 0;
+}
+
+/* Remember that the ${n} bytes just queued for ${ep} are one message. */
+static int
+ep_note_message(struct endpoint *ep, size_t n)
+{
+	size_t *nm, ncap, i;
+
+	if (ep->msg_count == ep->msg_cap) {
+		ncap = ep->msg_cap ? ep->msg_cap * 2 : 16;
+		if ((nm = malloc(ncap * sizeof(*nm))) == NULL)
+			return -1;
+		for (i = 0; i < ep->msg_count; i++)
+			nm[i] = ep->msgs[(ep->msg_head + i) % ep->msg_cap];
+		free(ep->msgs);
+		ep->msgs = nm;
+		ep->msg_cap = ncap;
+		ep->msg_head = 0;
+	}
+	ep->msgs[(ep->msg_head + ep->msg_count) % ep->msg_cap] = n;
+	ep->msg_count++;
 	return 0;
 }
 
@@ -333,6 +410,9 @@ ep_close(struct conn *c, struct endpoint *ep)
 	free(ep->out);
 	ep->out = NULL;
 	ep->out_len = ep->out_off = ep->out_cap = 0;
+	free(ep->msgs);
+	ep->msgs = NULL;
+	ep->msg_count = ep->msg_cap = 0;
 }
 
 /* Log the end and mark the connection done; it is freed by the handler
@@ -383,6 +463,28 @@ conn_free(struct conn *c)
 
 /* ---- messages ------------------------------------------------------ */
 
+static void
+on_drain_timeout(void *cookie)
+{
+	struct conn *c = cookie;
+
+	finish(c, c->drain_reason);
+}
+
+/* The client's stream ends here (a denial, or bytes that cannot be
+ * analyzed): close the client now, discard what it sent after the last
+ * verdict, and end once the backend has the messages allowed before. */
+static void
+end_after_drain(struct conn *c, const char *reason)
+{
+	c->drain_reason = reason;
+	c->client.eof = true;
+	ep_close(c, &c->client);
+	c->pending_len = c->pending_fed = 0;
+	(void)loop_timer_arm(c->env.loop, &c->message_timer,
+	    c->env.listener->message_timeout_ms, on_drain_timeout, c);
+}
+
 /* The verdict the listener's mode makes of the policy's. */
 static enum analysis_verdict
 effective_verdict(const struct conn *c, enum analysis_verdict v)
@@ -413,7 +515,8 @@ on_message(struct conn *c, const struct analysis_message *m)
 		len = c->pending_len;
 
 	if (msg.verdict != ANALYSIS_DENY) {
-		if (ep_queue(c, &c->backend, c->pending, len) < 0) {
+		if (ep_queue(c, &c->backend, c->pending, len) < 0 ||
+		    ep_note_message(&c->backend, len) < 0) {
 			log_error(c, PW_LIMIT_ANALYSIS_MEMORY,
 			    "buffer memory cap reached");
 			finish(c, "buffer_memory");
@@ -422,7 +525,7 @@ on_message(struct conn *c, const struct analysis_message *m)
 		c->totals.messages_to_backend++;
 	} else if (c->env.listener->on_deny == CONFIG_ON_DENY_CLOSE ||
 	    msg.stream_ends) {
-		finish(c, "denied");
+		end_after_drain(c, "denied");
 		return -1;
 	}
 	memmove(c->pending, c->pending + len, c->pending_len - len);
@@ -430,7 +533,7 @@ on_message(struct conn *c, const struct analysis_message *m)
 	c->pending_fed -= len;
 	if (msg.stream_ends) {
 		if (c->env.mode != POLICY_MODE_DETECT) {
-			finish(c, "analysis_ended");
+			end_after_drain(c, "analysis_ended");
 			return -1;
 		}
 		/* Detect mode forwards everything: what follows cannot be
@@ -464,7 +567,8 @@ analyze_pending(struct conn *c)
 			return -1;
 	}
 	if (c->analysis_ended && c->pending_len > 0) {
-		if (ep_queue(c, &c->backend, c->pending, c->pending_len) < 0) {
+		if (ep_queue(c, &c->backend, c->pending, c->pending_len) < 0 ||
+		    ep_note_message(&c->backend, c->pending_len) < 0) {
 			finish(c, "buffer_memory");
 			return -1;
 		}
@@ -486,6 +590,7 @@ client_ended(struct conn *c)
 	struct analysis_message msg;
 
 	c->client.eof = true;
+	c->client_closed_first = !c->backend.eof;
 	if (!c->analysis_ended && analysis_finish(c->analysis, &msg) ==
 	    ANALYSIS_MESSAGE && on_message(c, &msg) < 0)
 		return -1;
@@ -498,6 +603,7 @@ static bool
 may_read_client(const struct conn *c)
 {
 	return c->state == CS_RELAY && !c->client.eof &&
+	    c->drain_reason == NULL &&
 	    ep_queued(&c->backend) < CONN_RELAY_BYTES;
 }
 
@@ -505,6 +611,7 @@ static bool
 may_read_backend(const struct conn *c)
 {
 	return c->state == CS_RELAY && !c->backend.eof &&
+	    c->drain_reason == NULL &&
 	    ep_queued(&c->client) < CONN_RELAY_BYTES;
 }
 
@@ -613,10 +720,16 @@ ep_finish_sending(struct endpoint *ep)
 static void
 relay(struct conn *c)
 {
-	if (pump_client(c) < 0 || c->state == CS_DONE)
+	(void)pump_client(c);
+	if (c->state == CS_DONE)
 		return;
 	if (ep_flush(c, &c->backend, &c->totals.bytes_to_backend) < 0) {
 		finish(c, "backend_error");
+		return;
+	}
+	if (c->drain_reason != NULL) {
+		if (ep_queued(&c->backend) == 0)
+			finish(c, c->drain_reason);
 		return;
 	}
 	if (pump_backend(c) < 0 || c->state == CS_DONE)
@@ -632,9 +745,8 @@ relay(struct conn *c)
 	if (c->backend.eof)
 		ep_finish_sending(&c->client);
 	if (c->backend.eof && ep_queued(&c->client) == 0)
-		finish(c, "backend_closed");
-	else if (c->client.eof && c->backend.shut && c->backend.eof)
-		finish(c, "client_closed");
+		finish(c, c->client_closed_first ? "client_closed" :
+		    "backend_closed");
 }
 
 /* ---- setting up ------------------------------------------------------ */
@@ -684,10 +796,11 @@ client_handshake_done(struct conn *c)
 	size_t i;
 
 	loop_timer_cancel(c->env.loop, &c->handshake_timer);
+	c->tls_version = tls_version_name(c->client.tls);
+	c->tls_cipher = tls_cipher_name(c->client.tls);
 	if (tls_peer_identity(c->client.tls, &c->peer) == 0)
 		for (i = 0; i < c->peer.n_sans; i++)
 			c->peer_sans[i] = c->peer.sans[i];
-	c->state = CS_CONNECTING;	/* for audit_info's TLS fields */
 	audit_info(c, &a);
 	(void)audit_tls(c->env.audit, &a);
 	if (start_backend_connect(c) < 0)
@@ -762,8 +875,11 @@ backend_interest(const struct conn *c)
 		return 0;
 	if (may_read_backend(c))
 		ev |= ep->read_wants_write ? EPOLLOUT : EPOLLIN;
-	if (ep_queued(ep) > 0 || (c->client.eof && !ep->shut))
+	if ((ep_queued(ep) > 0 && !ep->waiting_room) ||
+	    (c->client.eof && !ep->shut && ep_queued(ep) == 0))
 		ev |= ep->write_wants_read ? EPOLLIN : EPOLLOUT;
+	if (c->drain_reason != NULL)
+		ev &= ~(uint32_t)EPOLLIN | (ep->write_wants_read ? EPOLLIN : 0);
 	return ev;
 }
 

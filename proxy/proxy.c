@@ -238,12 +238,26 @@ on_conn_closed(void *cookie)
 }
 
 static void
-refuse(struct listener *l, int fd, const char *why)
+refuse(struct listener *l, int fd, const struct sockaddr_storage *peer,
+    const char *why)
 {
 	struct audit_conn a;
+	char addr[INET6_ADDRSTRLEN] = "";
 
 	memset(&a, 0, sizeof(a));
 	a.listener = l->cfg->name;
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)peer;
+
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		a.client_port = ntohs(in->sin_port);
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)peer;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		a.client_port = ntohs(in6->sin6_port);
+	}
+	a.client_addr = addr;
 	(void)audit_error(l->proxy->audit, &a, PW_IO, why);
 	close(fd);
 }
@@ -273,8 +287,8 @@ on_accept(void *cookie, uint32_t events)
 		}
 		if (p->n_conns >= config_global(p->cfg)->max_connections ||
 		    l->n_conns >= l->cfg->max_connections) {
-			refuse(l, fd, "connection refused: max_connections "
-			    "reached");
+			refuse(l, fd, &peer, "connection refused: "
+			    "max_connections reached");
 			continue;
 		}
 		p->n_conns++;

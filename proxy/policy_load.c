@@ -318,14 +318,14 @@ peek(const struct source *src)
 	return at_end(src) ? '\0' : src->text[src->pos];
 }
 
-/* Blanks inside a statement: spaces, tabs, newlines and comments. */
+/* Skip spaces, tabs, comments and, if ${newlines}, line ends. */
 static void
-skip_blanks(struct source *src)
+skip_white(struct source *src, bool newlines)
 {
 	while (!at_end(src)) {
 		char c = src->text[src->pos];
 
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+		if (c == ' ' || c == '\t' || c == '\r' || (newlines && c == '\n'))
 			src->pos++;
 		else if (c == '#')
 			while (!at_end(src) && src->text[src->pos] != '\n')
@@ -335,21 +335,18 @@ skip_blanks(struct source *src)
 	}
 }
 
+/* Blanks inside a statement: spaces, tabs, newlines and comments. */
+static void
+skip_blanks(struct source *src)
+{
+	skip_white(src, true);
+}
+
 /* Blanks that do not end a line: for one-line statements. */
 static void
 skip_spaces(struct source *src)
 {
-	while (!at_end(src)) {
-		char c = src->text[src->pos];
-
-		if (c == ' ' || c == '\t' || c == '\r')
-			src->pos++;
-		else if (c == '#')
-			while (!at_end(src) && src->text[src->pos] != '\n')
-				src->pos++;
-		else
-			break;
-	}
+	skip_white(src, false);
 }
 
 static int

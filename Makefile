@@ -116,6 +116,7 @@ fuzz: $(FUZZ_BINS)
 
 bench: $(B)/picklewall
 	$(MAKE) -f bench/bench.mk bench
+	$(MAKE) -f bench/proxy.mk proxy-bench
 
 # The proxy on its embedded default config, in front of a demo backend
 # that really unpickles; `make run-scan` is the offline scan demo.

@@ -59,6 +59,7 @@ struct endpoint {
 	size_t msg_head, msg_count, msg_cap;
 	size_t msg_sent;	/* bytes of the head message already sent */
 	bool waiting_room;	/* the head message waits for socket room */
+	int sndbuf;		/* SO_SNDBUF at connect, 0: not read yet */
 };
 
 struct conn {
@@ -235,14 +236,20 @@ static void on_retry(void *cookie);
 /* Does a message of ${len} bytes fit in the socket buffer of ${ep} now?
  * One that could never fit is sent anyway. */
 static bool
-room_for(const struct endpoint *ep, size_t len)
+room_for(struct endpoint *ep, size_t len)
 {
-	int sndbuf = 0, unsent = 0;
-	socklen_t optlen = sizeof(sndbuf);
+	socklen_t optlen = sizeof(ep->sndbuf);
+	int sndbuf, unsent = 0;
 
-	if (ep->tls != NULL ||
-	    getsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &optlen) < 0 ||
-	    ioctl(ep->fd, SIOCOUTQ, &unsent) < 0)
+	if (ep->tls != NULL)
+		return true;
+	/* Read once: the kernel only grows it, so the first value errs on
+	 * the side of sending. */
+	if (ep->sndbuf == 0 && getsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF,
+	    &ep->sndbuf, &optlen) < 0)
+		ep->sndbuf = -1;
+	sndbuf = ep->sndbuf;
+	if (sndbuf <= 0 || ioctl(ep->fd, SIOCOUTQ, &unsent) < 0)
 		return true;
 	/* The kernel counts its own overhead in SO_SNDBUF: half is data. */
 	if (len > (size_t)sndbuf / 2)

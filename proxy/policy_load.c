@@ -61,6 +61,10 @@ struct loader {
 	unsigned warnings;
 	bool failed;		/* an error was reported */
 	bool mode_set;		/* `mode` was given */
+	/* The rule ids seen, for duplicates: open addressing, 0 empty. */
+	uint32_t *ids;
+	size_t *id_rules;
+	size_t ids_cap, ids_used;
 	bool oom;
 	char *files[64];	/* every file read, to refuse a second read */
 	size_t n_files;
@@ -74,25 +78,34 @@ struct source {
 	size_t len, pos;
 	unsigned depth;		/* of include */
 	bool denylist;
+	size_t mark_pos;	/* position() resumes counting here */
+	unsigned mark_line, mark_col;
 };
 
 /* ---- reporting ------------------------------------------------------- */
 
+/* Line and column of byte ${pos}.  Rules are read in order, so the count
+ * goes on from the last position asked for: linear over a file. */
 static void
-position(const struct source *src, size_t pos, unsigned *line, unsigned *col)
+position(struct source *src, size_t pos, unsigned *line, unsigned *col)
 {
 	size_t i;
 
-	*line = 1;
-	*col = 1;
-	for (i = 0; i < pos && i < src->len; i++) {
+	if (src->mark_line == 0 || pos < src->mark_pos) {
+		src->mark_pos = 0;
+		src->mark_line = src->mark_col = 1;
+	}
+	for (i = src->mark_pos; i < pos && i < src->len; i++) {
 		if (src->text[i] == '\n') {
-			(*line)++;
-			*col = 1;
+			src->mark_line++;
+			src->mark_col = 1;
 		} else {
-			(*col)++;
+			src->mark_col++;
 		}
 	}
+	src->mark_pos = i;
+	*line = src->mark_line;
+	*col = src->mark_col;
 }
 
 static void report(struct loader *ld, bool warning, const char *file,
@@ -952,30 +965,102 @@ shadows(const struct rule *a, const struct rule *b)
 	    memcmp(a->re_source, b->re_source, a->re_source_len) == 0;
 }
 
+/* The rule that used ${id} first, or SIZE_MAX; remembers ${index} as its
+ * user if none did.  A hash, so that loading stays linear in the rules. */
+static size_t
+id_first_use(struct loader *ld, uint32_t id, size_t index)
+{
+	size_t i, cap, k;
+
+	if ((ld->ids_used + 1) * 2 > ld->ids_cap) {
+		uint32_t *ids;
+		size_t *rules;
+
+		cap = ld->ids_cap ? ld->ids_cap * 2 : 256;
+		ids = calloc(cap, sizeof(*ids));
+		rules = calloc(cap, sizeof(*rules));
+		if (ids == NULL || rules == NULL) {
+			free(ids);
+			free(rules);
+			return SIZE_MAX;	/* no warning then; not fatal */
+		}
+		for (k = 0; k < ld->ids_cap; k++) {
+			if (ld->ids[k] == 0)
+				continue;
+			for (i = (ld->ids[k] * 2654435761U) & (cap - 1);
+			    ids[i] != 0; i = (i + 1) & (cap - 1))
+				;
+			ids[i] = ld->ids[k];
+			rules[i] = ld->id_rules[k];
+		}
+		free(ld->ids);
+		free(ld->id_rules);
+		ld->ids = ids;
+		ld->id_rules = rules;
+		ld->ids_cap = cap;
+	}
+	for (i = (id * 2654435761U) & (ld->ids_cap - 1); ld->ids[i] != 0;
+	    i = (i + 1) & (ld->ids_cap - 1))
+		if (ld->ids[i] == id)
+			return ld->id_rules[i];
+	ld->ids[i] = id;
+	ld->id_rules[i] = index;
+	ld->ids_used++;
+	return SIZE_MAX;
+}
+
+/* The first of the rules ${list} names that shadows ${r}, or SIZE_MAX. */
+static size_t
+first_shadow(const struct policy *p, const struct index_list *list,
+    const struct rule *r)
+{
+	size_t k;
+
+	for (k = 0; list != NULL && k < list->n; k++)
+		if (shadows(&p->rules[list->v[k]], r))
+			return list->v[k];
+	return SIZE_MAX;
+}
+
+/* Warn about a duplicate id, and about a rule an earlier one shadows.
+ * Only the earlier rules that could shadow it are looked at (same name,
+ * patterns, EXT ranges): not indexed yet, ${index} is in none of them. */
 static void
 check_new_rule(struct source *src, size_t rule_pos, size_t index)
 {
 	struct policy *p = src->ld->p;
 	const struct rule *r = &p->rules[index];
-	size_t i;
+	const struct name_index *names = NULL;
+	const struct index_list *patterns = NULL;
+	size_t first, by = SIZE_MAX;
 
-	for (i = 0; i < index; i++) {
-		if (p->rules[i].info.id == r->info.id) {
-			warn_at(src, rule_pos, "duplicate id %u (also %s:%u)",
-			    r->info.id, p->rules[i].info.file,
-			    p->rules[i].info.line);
-			break;
-		}
+	if ((first = id_first_use(src->ld, r->info.id, index)) != SIZE_MAX)
+		warn_at(src, rule_pos, "duplicate id %u (also %s:%u)",
+		    r->info.id, p->rules[first].info.file,
+		    p->rules[first].info.line);
+	if (r->target == TARGET_IMPORT) {
+		names = &p->import_names;
+		patterns = &p->import_patterns;
+	} else if (r->target == TARGET_CALL) {
+		names = &p->call_names;
+		patterns = &p->call_patterns;
+	} else if (r->target == TARGET_EXT) {
+		by = first_shadow(p, &p->ext_rules, r);
 	}
-	for (i = 0; i < index; i++) {
-		if (shadows(&p->rules[i], r)) {
-			warn_at(src, rule_pos, "rule %u can never match: rule "
-			    "%u (%s:%u) decides everything it matches first",
-			    r->info.id, p->rules[i].info.id,
-			    p->rules[i].info.file, p->rules[i].info.line);
-			break;
-		}
+	if (names != NULL && r->exact != NULL)
+		by = first_shadow(p, name_index_find(names, r->exact,
+		    r->exact_len), r);
+	if (patterns != NULL) {
+		size_t other = first_shadow(p, patterns, r);
+
+		if (other < by)
+			by = other;
 	}
+	if (by != SIZE_MAX)
+		warn_at(src, rule_pos, "rule %u can never match: rule %u "
+		    "(%s:%u) decides everything it matches first", r->info.id,
+		    p->rules[by].info.id, p->rules[by].info.file,
+		    p->rules[by].info.line);
 }
 
 /* ---- statements ------------------------------------------------------- */
@@ -1392,7 +1477,8 @@ static int
 load_source(struct loader *ld, const char *name, const char *text,
     size_t len, unsigned depth, bool denylist)
 {
-	struct source src = { ld, NULL, text, len, 0, depth, denylist };
+	struct source src = { ld, NULL, text, len, 0, depth, denylist, 0, 0,
+	    0 };
 	struct source tmp = src;
 
 	tmp.name = name;
@@ -1467,7 +1553,7 @@ load(const char *name, const char *text, size_t len, unsigned flags,
     policy_diag_fn *diag, void *cookie, bool read_file)
 {
 	struct loader ld;
-	struct source top = { &ld, "", "", 0, 0, 0, false };
+	struct source top = { &ld, "", "", 0, 0, 0, false, 0, 0, 0 };
 	struct policy *p;
 	char *file_text = NULL;
 	size_t i;
@@ -1494,6 +1580,8 @@ load(const char *name, const char *text, size_t len, unsigned flags,
 	free(file_text);
 	for (i = 0; i < ld.n_files; i++)
 		free(ld.files[i]);
+	free(ld.ids);
+	free(ld.id_rules);
 	if (rc == 0 && ld.warnings > 0 && (flags & POLICY_LOAD_STRICT)) {
 		struct policy_diag d = { false, NULL, 0, 0, NULL };
 		char message[96];

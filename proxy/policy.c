@@ -374,6 +374,18 @@ rule_matches(struct policy_eval *e, const struct rule *r, struct item *it)
 	}
 }
 
+/* False only when the one alternation of all patterns surely does not
+ * match ${it}: most names match none, and one match beats forty. */
+static bool
+any_pattern_may_match(struct policy_eval *e, const struct item *it)
+{
+	const pcre2_code *any = it->target == TARGET_IMPORT ?
+	    e->p->import_any : e->p->call_any;
+
+	return any == NULL || pcre2_match(any, (PCRE2_SPTR)it->subject,
+	    it->subject_len, 0, 0, e->md, NULL) != PCRE2_ERROR_NOMATCH;
+}
+
 struct cursor {
 	const size_t *v;
 	size_t n, i;
@@ -436,8 +448,9 @@ walk(struct decision *d, struct item *it, size_t *decider)
 	cursor_set(&c[0], it->named ? name_index_find(it->target ==
 	    TARGET_IMPORT ? &p->import_names : &p->call_names, it->key,
 	    it->key_len) : NULL);
-	cursor_set(&c[1], it->named ? (it->target == TARGET_IMPORT ?
-	    &p->import_patterns : &p->call_patterns) : NULL);
+	cursor_set(&c[1], it->named && any_pattern_may_match(d->e, it) ?
+	    (it->target == TARGET_IMPORT ? &p->import_patterns :
+	    &p->call_patterns) : NULL);
 	cursor_set(&c[2], it->target == TARGET_IMPORT ?
 	    (it->ext_code != 0 ? &p->ext_rules : NULL) :
 	    (it->call->pid.ptr != NULL ? &p->persid_rules : NULL));

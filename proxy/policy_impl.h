@@ -113,6 +113,10 @@ struct policy {
 
 	struct name_index import_names, call_names;
 	struct index_list import_patterns, call_patterns;
+	/* All import (call) patterns as one alternation, when that is known
+	 * to mean the same: a name none of them matches skips them all.
+	 * NULL: each pattern is tried. */
+	pcre2_code *import_any, *call_any;
 	struct index_list ext_rules, persid_rules, message_rules;
 
 	struct ext_mapping *exts;

@@ -1496,6 +1496,74 @@ load_source(struct loader *ld, const char *name, const char *text,
 	}
 }
 
+/* ---- the pattern prefilter ------------------------------------------ */
+
+/* Could ${re} mean something else inside a larger pattern?  Group numbers
+ * shift, so back-references and recursion do; anything unsure counts. */
+static bool
+refers_to_groups(const char *re, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (re[i] == '\\') {
+			char n = re[i + 1];
+
+			if ((n >= '1' && n <= '9') || n == 'g' || n == 'k')
+				return true;
+			i++;
+		} else if (re[i] == '(' && re[i + 1] == '?' && i + 2 < len &&
+		    strchr("PR&0123456789+-|", re[i + 2]) != NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One anchored alternation of the patterns ${list} names, or NULL when it
+ * cannot stand for them (then every pattern is tried, as without it). */
+static pcre2_code *
+combine_patterns(const struct policy *p, const struct index_list *list)
+{
+	pcre2_code *re = NULL;
+	char *text;
+	size_t k, len = 0, n = 0;
+	int errcode;
+	PCRE2_SIZE erroff;
+
+	if (list->n < 2)
+		return NULL;
+	for (k = 0; k < list->n; k++) {
+		const struct rule *r = &p->rules[list->v[k]];
+
+		if (refers_to_groups(r->re_source, r->re_source_len))
+			return NULL;
+		len += r->re_source_len + 16;
+	}
+	if ((text = malloc(len)) == NULL)
+		return NULL;
+	for (k = 0; k < list->n; k++) {
+		const struct rule *r = &p->rules[list->v[k]];
+
+		n += (size_t)sprintf(text + n, "%s(?%s%s:", k > 0 ? "|" : "",
+		    (r->re_flags & PCRE2_CASELESS) ? "i" : "",
+		    (r->re_flags & PCRE2_EXTENDED) ? "x" : "");
+		memcpy(text + n, r->re_source, r->re_source_len);
+		n += r->re_source_len;
+		/* A comment in an x pattern must not swallow the ")". */
+		if (r->re_flags & PCRE2_EXTENDED)
+			text[n++] = '\n';
+		text[n++] = ')';
+	}
+	re = pcre2_compile((PCRE2_SPTR)text, n, PCRE2_UTF |
+	    PCRE2_MATCH_INVALID_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+	    PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+	free(text);
+	if (re != NULL)
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	return re;
+}
+
 /* ---- the interface ------------------------------------------------- */
 
 static struct policy *
@@ -1535,6 +1603,8 @@ policy_free(struct policy *p)
 		return;
 	for (i = 0; i < p->n_rules; i++)
 		pcre2_code_free(p->rules[i].re);
+	pcre2_code_free(p->import_any);
+	pcre2_code_free(p->call_any);
 	free(p->rules);
 	name_index_free(&p->import_names);
 	name_index_free(&p->call_names);
@@ -1577,6 +1647,10 @@ load(const char *name, const char *text, size_t len, unsigned flags,
 	}
 	if (rc == 0 && text != NULL)
 		rc = load_source(&ld, name, text, len, 0, false);
+	if (rc == 0) {
+		p->import_any = combine_patterns(p, &p->import_patterns);
+		p->call_any = combine_patterns(p, &p->call_patterns);
+	}
 	free(file_text);
 	for (i = 0; i < ld.n_files; i++)
 		free(ld.files[i]);

@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""Merge the analyzer benchmark's measurements into one table and one JSON.
+"""Merge the benchmarks' measurements into tables and one JSON.
 
 usage: report.py --cc CC --cflags FLAGS --outdir DIR
 
-Reads DIR/messages.json (gen_messages.py), DIR/pvm.jsonl (bench_pvm) and
-DIR/python.jsonl (bench_python.py), one JSON object per line and set;
-prints the table to stdout and writes DIR/results.json.  The targets come
-from the issue: faster than pickle.loads on every set, at least 50x a
-pickletools.genops walk, large binary payloads skipped at memory speed,
-and 1-byte feeds linear in the message size; misses are reported, not
-fatal (a benchmark measures, the tests decide).
+Reads DIR/messages.json (gen_messages.py), DIR/pvm.jsonl (bench_pvm),
+DIR/python.jsonl (bench_python.py) and, if it is there, DIR/rules.jsonl
+(bench_rules), one JSON object per line and set; prints the tables to
+stdout and writes DIR/results.json.  The targets come from the issue:
+faster than pickle.loads on every set, at least 50x a pickletools.genops
+walk, large binary payloads skipped at memory speed, and 1-byte feeds
+linear in the message size; for the rules, a decision by exact name that
+costs the same at 100,000 rules as at 10, and loading time linear in the
+number of rules.  Misses are reported, not fatal (a benchmark measures,
+the tests decide).
 """
 
 import argparse
@@ -30,6 +33,15 @@ MEMCPY_TARGET_MIN_BYTES = 64 << 10
 # 64 KiB (linear); this much drift is still noise on a shared machine.
 LINEARITY_SLACK = 1.5
 
+
+# An exact-name decision looks the name up in a hash table: at 100,000
+# rules the table and the rules no longer fit in cache, which may cost a
+# few cache misses per lookup, but no more than this over the 10-rule set.
+EXACT_GROWTH_SLACK = 2.0
+# Load time per rule at the largest set over the next largest (1.0 =
+# linear); only judged when the next largest has at least this many rules.
+LOAD_LINEARITY_SLACK = 3.0
+LOAD_LINEARITY_MIN_RULES = 1000
 
 # A 1-minute load average this far above our own single busy process means
 # something else ran too, and the C and Python timings may not compare.
@@ -75,6 +87,56 @@ def fmt_ratio(x):
     return "-" if x is None else ("%.0fx" % x if x >= 100 else "%.1fx" % x)
 
 
+def rules_table(rule_sets, w):
+    """The rule evaluation table, written with ${w}: one row per set, the
+    cost per decision next to that of the smallest set of its kind and
+    style.  Returns the rows and the missed targets."""
+    if not rule_sets:
+        return [], []
+    groups = {}
+    for r in rule_sets:
+        groups.setdefault((r["kind"], r["style"]), []).append(r)
+    rows, misses = [], []
+    for (kind, style), rs in groups.items():
+        rs.sort(key=lambda r: r["n_rules"])
+        base = rs[0]
+        for r in rs:
+            row = dict(r)
+            row["vs_smallest"] = r["ns_per_decision"] / base["ns_per_decision"]
+            row["smallest_n_rules"] = base["n_rules"]
+            row["load_us_per_rule"] = r["load_seconds"] * 1e6 / r["user_rules"]
+            rows.append(row)
+        last = rows[-1]
+        if style == "exact" and len(rs) >= 2 and \
+                last["vs_smallest"] > EXACT_GROWTH_SLACK:
+            misses.append("%s: %.2fx the cost per decision of %s-%s-%d "
+                          "(target <= %gx)" % (
+                              last["set"], last["vs_smallest"], kind, style,
+                              base["n_rules"], EXACT_GROWTH_SLACK))
+        if len(rs) >= 2 and rs[-2]["user_rules"] >= LOAD_LINEARITY_MIN_RULES:
+            prev = rows[-2]
+            growth = last["load_us_per_rule"] / prev["load_us_per_rule"]
+            last["load_per_rule_vs_previous"] = growth
+            if growth > LOAD_LINEARITY_SLACK:
+                misses.append("%s: loading took %.1f s, %.1fx the time per "
+                              "rule of %s (not linear)" % (
+                                  last["set"], last["load_seconds"], growth,
+                                  prev["set"]))
+    r0 = rule_sets[0]
+    w("")
+    w("rules: policy_decide per import or call; %d messages of %d names "
+      "each, all allowed; the built-in denylist (%d rules) comes first in "
+      "every set" % (r0["messages"], r0["items_per_message"],
+                     r0["all_rules"] - r0["user_rules"]))
+    w("%-22s %8s %9s %10s %12s %9s" % (
+        "set", "rules", "load s", "load us/r", "ns/decision", "vs first"))
+    for r in rows:
+        w("%-22s %8d %9.3f %10.2f %12.0f %8.2fx" % (
+            r["set"], r["user_rules"], r["load_seconds"],
+            r["load_us_per_rule"], r["ns_per_decision"], r["vs_smallest"]))
+    return rows, misses
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cc", required=True)
@@ -85,6 +147,8 @@ def main():
     gen = load(os.path.join(args.outdir, "messages.json"))
     pvm = load_lines(os.path.join(args.outdir, "pvm.jsonl"))
     py = load_lines(os.path.join(args.outdir, "python.jsonl"))
+    rules_path = os.path.join(args.outdir, "rules.jsonl")
+    rule_sets = load_lines(rules_path) if os.path.exists(rules_path) else []
     if not pvm or not py:
         sys.exit("report: no measurements")
     key = lambda s: (s["class"], s["size"])
@@ -126,7 +190,8 @@ def main():
                 p["stream1_ns_per_byte"] / p["whole_ns_per_byte"])
         rows.append(row)
 
-    loads = [x["load_average"] for x in pvm + py if x["load_average"] >= 0]
+    loads = [x["load_average"] for x in pvm + py + rule_sets
+             if x["load_average"] >= 0]
     machine = {"machine": platform.machine(), "cpus": os.cpu_count(),
                "compiler": compiler_line(args.cc), "cflags": args.cflags,
                "python": py[0]["python"],
@@ -194,6 +259,8 @@ def main():
         w("1-byte ns/B, largest / smallest size (1.0 = linear): " +
           ", ".join("%s %.2f" % kv for kv in linear.items()))
 
+    rule_rows, rule_misses = rules_table(rule_sets, w)
+
     misses = []
     for r in rows:
         name = "%s %s" % (r["class"], r["size"])
@@ -212,10 +279,13 @@ def main():
         if ratio > LINEARITY_SLACK:
             misses.append("%s: 1-byte feeds %.2fx slower per byte at the "
                           "largest size (not linear)" % (cls, ratio))
+    misses += rule_misses
     w("")
     w("targets: > 1x loads, >= %gx genops, >= %gx memcpy for bytes >= "
-      "64KiB, linear 1-byte feeds: %s" % (
+      "64KiB, linear 1-byte feeds%s: %s" % (
           TARGET_VS_GENOPS, TARGET_VS_MEMCPY,
+          ", exact-name decisions <= %gx the 10-rule cost, linear rule "
+          "loading" % EXACT_GROWTH_SLACK if rule_rows else "",
           "all met" if not misses else "%d missed" % len(misses)))
     for m in misses:
         w("  MISS " + m)
@@ -228,7 +298,11 @@ def main():
                            "vs_memcpy_min_target_bytes":
                                MEMCPY_TARGET_MIN_BYTES,
                            "linearity_slack": LINEARITY_SLACK},
-               "sets": rows, "stream1_linearity": linear, "misses": misses}
+               "sets": rows, "stream1_linearity": linear,
+               "rules": rule_rows, "misses": misses}
+    if rule_rows:
+        results["targets"]["exact_growth_at_most"] = EXACT_GROWTH_SLACK
+        results["targets"]["load_linearity_slack"] = LOAD_LINEARITY_SLACK
     path = os.path.join(args.outdir, "results.json")
     with open(path + ".tmp", "w") as f:
         json.dump(results, f, indent=1)

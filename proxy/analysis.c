@@ -638,6 +638,22 @@ decide(struct analysis *a, int protocol, uint64_t length,
 	return rc;
 }
 
+/* Add the reason that explains a denial the findings store could not
+ * record otherwise: this one line may go past the bound, which it
+ * reports.  Out of memory even then, the findings are marked unusable. */
+static void
+deny_past_bound(struct analysis *a, enum pw_code code, const char *detail)
+{
+	struct findings *f = &a->out;
+	uint64_t bound = a->max_findings_bytes;
+
+	a->max_findings_bytes = UINT64_MAX;
+	if (append_reason_to(a, &f->reasons, &f->n_reasons, &f->reasons_cap,
+	    code, 0, detail) < 0)
+		f->oom = true;
+	a->max_findings_bytes = bound;
+}
+
 /*
  * Fill *${msg} with the message that ends at the current stream position:
  * findings of the models (if ${with_models}) and the own reasons, the
@@ -651,7 +667,6 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	struct findings *f = &a->out;
 	const struct pvm_report *r, *furthest = NULL;
 	enum analysis_verdict verdict = ANALYSIS_DENY;
-	uint64_t bound = a->max_findings_bytes;
 	size_t k;
 
 	if (with_models) {
@@ -666,27 +681,15 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	    decide(a, furthest != NULL ? furthest->protocol : 0,
 	    a->stream_pos - a->msg_offset, &verdict) < 0 && !f->oom &&
 	    !f->overflow) {
-		/* Denied already; say why, past the bound if need be. */
-		a->max_findings_bytes = UINT64_MAX;
-		if (append_reason_to(a, &f->reasons, &f->n_reasons,
-		    &f->reasons_cap, PW_INTERNAL, 0, "the policy could not "
-		    "decide (out of memory); the message is denied") < 0)
-			f->oom = true;
-		a->max_findings_bytes = bound;
+		deny_past_bound(a, PW_INTERNAL, "the policy could not decide "
+		    "(out of memory); the message is denied");
 		verdict = ANALYSIS_DENY;
 	}
 	else if (!is_pickle && !f->overflow && !f->oom)
 		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
 	if (f->overflow && !f->oom) {
-		/* The one reason that says the list is incomplete may go
-		 * past the bound, which it reports. */
-		a->max_findings_bytes = UINT64_MAX;
-		if (append_reason_to(a, &f->reasons, &f->n_reasons,
-		    &f->reasons_cap, PW_LIMIT_ANALYSIS_MEMORY, 0,
-		    "findings above the analysis memory bound; the lists "
-		    "are incomplete") < 0)
-			f->oom = true;
-		a->max_findings_bytes = bound;
+		deny_past_bound(a, PW_LIMIT_ANALYSIS_MEMORY, "findings above "
+		    "the analysis memory bound; the lists are incomplete");
 		verdict = ANALYSIS_DENY;
 	}
 

@@ -958,6 +958,33 @@ on_backend_io(void *cookie, uint32_t events)
 }
 
 /**
+ * conn_addr_text(sa, text, port):
+ * Write the numeric address of the IPv4 or IPv6 ${sa} into ${text}
+ * (INET6_ADDRSTRLEN bytes) and its port into *${port} (if not NULL), as the
+ * audit log shows them; an empty text and port 0 for any other family.
+ */
+void
+conn_addr_text(const struct sockaddr *sa, char *text, uint16_t *port)
+{
+	uint16_t p = 0;
+
+	text[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, text, INET6_ADDRSTRLEN);
+		p = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, INET6_ADDRSTRLEN);
+		p = ntohs(in6->sin6_port);
+	}
+	if (port != NULL)
+		*port = p;
+}
+
+/**
  * conn_start(env, fd, peer, peer_len, conn_id):
  * Take over the accepted, non-blocking socket ${fd} from ${peer} and start
  * its handshake.  The connection runs from the loop and frees itself when
@@ -983,19 +1010,7 @@ conn_start(const struct conn_env *env, int fd, const struct sockaddr *peer,
 	c->backend.fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	(void)peer_len;
-	if (peer->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)peer;
-
-		inet_ntop(AF_INET, &in->sin_addr, c->client_addr,
-		    sizeof(c->client_addr));
-		c->client_port = ntohs(in->sin_port);
-	} else if (peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)peer;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr,
-		    sizeof(c->client_addr));
-		c->client_port = ntohs(in6->sin6_port);
-	}
+	conn_addr_text(peer, c->client_addr, &c->client_port);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->next = live_conns;
 	if (live_conns != NULL)

@@ -51,6 +51,14 @@ struct conn_env {
 struct conn;
 
 /**
+ * conn_addr_text(sa, text, port):
+ * Write the numeric address of the IPv4 or IPv6 ${sa} into ${text}
+ * (INET6_ADDRSTRLEN bytes) and its port into *${port} (if not NULL), as the
+ * audit log shows them; an empty text and port 0 for any other family.
+ */
+void conn_addr_text(const struct sockaddr *sa, char *text, uint16_t *port);
+
+/**
  * conn_start(env, fd, peer, peer_len, conn_id):
  * Take over the accepted, non-blocking socket ${fd} from ${peer} and start
  * its handshake.  The connection runs from the loop and frees itself when

@@ -114,7 +114,6 @@ prepare_policy(struct proxy *p, struct listener *l)
 		return -1;
 	l->env.analysis.frame.kind = l->cfg->framing;
 	l->env.analysis.frame.mp_handshake_messages = l->cfg->mp_handshake;
-	l->env.analysis.frame.max_message_bytes = l->cfg->max_message_bytes;
 	l->env.analysis.limits = rule_limits;
 	if (l->env.analysis.limits.max_message_bytes == 0)
 		l->env.analysis.limits.max_message_bytes =
@@ -194,14 +193,7 @@ resolve_backend(struct proxy *p, struct listener *l)
 	}
 	memcpy(&l->env.backend_addr, res->ai_addr, res->ai_addrlen);
 	l->env.backend_addr_len = res->ai_addrlen;
-	if (res->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
-		    res->ai_addr)->sin_addr, l->env.backend_addr_text,
-		    sizeof(l->env.backend_addr_text));
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)
-		    res->ai_addr)->sin6_addr, l->env.backend_addr_text,
-		    sizeof(l->env.backend_addr_text));
+	conn_addr_text(res->ai_addr, l->env.backend_addr_text, NULL);
 	freeaddrinfo(res);
 	return 0;
 }
@@ -242,21 +234,11 @@ refuse(struct listener *l, int fd, const struct sockaddr_storage *peer,
     const char *why)
 {
 	struct audit_conn a;
-	char addr[INET6_ADDRSTRLEN] = "";
+	char addr[INET6_ADDRSTRLEN];
 
 	memset(&a, 0, sizeof(a));
 	a.listener = l->cfg->name;
-	if (peer->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)peer;
-
-		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-		a.client_port = ntohs(in->sin_port);
-	} else if (peer->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)peer;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
-		a.client_port = ntohs(in6->sin6_port);
-	}
+	conn_addr_text((const struct sockaddr *)peer, addr, &a.client_port);
 	a.client_addr = addr;
 	(void)audit_error(l->proxy->audit, &a, PW_IO, why);
 	close(fd);

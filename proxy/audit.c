@@ -24,6 +24,21 @@ enum audit_writer {
 			 * first, at most PIPE_BUF bytes per write */
 };
 
+/*
+ * The members every event of a connection repeats ("conn_id" ...
+ * "backend_port"), rendered once and spliced into the next events while
+ * the connection they were rendered for is the one logged: a busy
+ * connection logs one event per message.  The values are copies, so that
+ * a match never depends on where the caller keeps them.
+ */
+struct conn_fields {
+	bool valid;
+	uint64_t conn_id;
+	uint16_t client_port, backend_port;
+	char *listener, *client_addr, *backend_addr;	/* NULL: absent */
+	struct json *text;	/* {members}, braces included */
+};
+
 struct audit {
 	char *path;		/* NULL: standard output */
 	int fd;
@@ -42,6 +57,11 @@ struct audit {
 	struct json *event;	/* the event being built */
 	struct json *notice;	/* the "audit_dropped" line */
 	char stamp[AUDIT_TIMESTAMP_SIZE]; /* the time of the event */
+	/* The stamp of the last second seen, whose first 20 characters
+	 * ("YYYY-MM-DDTHH:MM:SS.") serve every event in that second. */
+	time_t stamp_second;
+	char second_stamp[AUDIT_TIMESTAMP_SIZE];
+	struct conn_fields fields;	/* of the last connection logged */
 };
 
 /* ---- the file ------------------------------------------------------------ */
@@ -299,15 +319,33 @@ put_uint(struct json *j, const char *key, uint64_t value)
 }
 
 /* The current time as audit_timestamp() writes it, or "" if the clock
- * failed. */
+ * failed.  Only the microseconds are formatted here when the second is
+ * the one of the previous event. */
 static void
-now_text(char text[AUDIT_TIMESTAMP_SIZE])
+now_text(struct audit *a, char text[AUDIT_TIMESTAMP_SIZE])
 {
 	struct timespec now;
+	long us;
+	int i;
 
-	if (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
-	    audit_timestamp(&now, text) < 0)
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0) {
 		text[0] = '\0';
+		return;
+	}
+	if (now.tv_sec != a->stamp_second || a->second_stamp[0] == '\0') {
+		if (audit_timestamp(&now, a->second_stamp) < 0) {
+			a->second_stamp[0] = text[0] = '\0';
+			return;
+		}
+		a->stamp_second = now.tv_sec;
+	}
+	memcpy(text, a->second_stamp, AUDIT_TIMESTAMP_SIZE);
+	/* "....SS.uuuuuuZ": the digits sit just before the final Z. */
+	us = now.tv_nsec / 1000;
+	for (i = AUDIT_TIMESTAMP_SIZE - 3; i >= AUDIT_TIMESTAMP_SIZE - 8; i--) {
+		text[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
 }
 
 static void
@@ -334,7 +372,7 @@ report_drops(struct audit *a, const char *stamp)
 	if (a->unreported == 0)
 		return;
 	if (stamp == NULL) {
-		now_text(text);
+		now_text(a, text);
 		stamp = text;
 	}
 	json_reset(j);
@@ -348,19 +386,9 @@ report_drops(struct audit *a, const char *stamp)
 		a->unreported = 0;
 }
 
-/* Start the event ${event} with the fields every line has. */
-static struct json *
-begin(struct audit *a, const char *event, const struct audit_conn *c)
+static void
+put_conn_fields(struct json *j, const struct audit_conn *c)
 {
-	struct json *j = a->event;
-
-	now_text(a->stamp);
-	json_reset(j);
-	(void)json_object_begin(j);
-	put_timestamp(j, a->stamp);
-	put_str(j, "event", event);
-	if (c == NULL)
-		return j;
 	if (c->conn_id != 0)
 		put_uint(j, "conn_id", c->conn_id);
 	put_str(j, "listener", c->listener);
@@ -370,6 +398,85 @@ begin(struct audit *a, const char *event, const struct audit_conn *c)
 	put_str(j, "backend_addr", c->backend_addr);
 	if (c->backend_port != 0)
 		put_uint(j, "backend_port", c->backend_port);
+}
+
+static bool
+same_text(const char *cached, const char *value)
+{
+	if (cached == NULL || value == NULL)
+		return cached == value;
+	return strcmp(cached, value) == 0;
+}
+
+static void
+conn_fields_clear(struct conn_fields *f)
+{
+	f->valid = false;
+	free(f->listener);
+	free(f->client_addr);
+	free(f->backend_addr);
+	f->listener = f->client_addr = f->backend_addr = NULL;
+}
+
+/* Copy ${value} into *${slot} (NULL stays NULL); false if out of memory. */
+static bool
+copy_text(char **slot, const char *value)
+{
+	return value == NULL || (*slot = strdup(value)) != NULL;
+}
+
+/* put_conn_fields() of ${c} as text between braces, of *${len} bytes;
+ * NULL if it could not be rendered or copied. */
+static const char *
+conn_members(struct audit *a, const struct audit_conn *c, size_t *len)
+{
+	struct conn_fields *f = &a->fields;
+	struct json *j = f->text;
+
+	if (f->valid && f->conn_id == c->conn_id &&
+	    f->client_port == c->client_port &&
+	    f->backend_port == c->backend_port &&
+	    same_text(f->listener, c->listener) &&
+	    same_text(f->client_addr, c->client_addr) &&
+	    same_text(f->backend_addr, c->backend_addr))
+		return json_data(j, len);
+	conn_fields_clear(f);
+	json_reset(j);
+	(void)json_object_begin(j);
+	put_conn_fields(j, c);
+	(void)json_object_end(j);
+	if (json_data(j, len) == NULL || !copy_text(&f->listener, c->listener) ||
+	    !copy_text(&f->client_addr, c->client_addr) ||
+	    !copy_text(&f->backend_addr, c->backend_addr)) {
+		conn_fields_clear(f);
+		return NULL;
+	}
+	f->conn_id = c->conn_id;
+	f->client_port = c->client_port;
+	f->backend_port = c->backend_port;
+	f->valid = true;
+	return json_data(j, len);
+}
+
+/* Start the event ${event} with the fields every line has. */
+static struct json *
+begin(struct audit *a, const char *event, const struct audit_conn *c)
+{
+	struct json *j = a->event;
+	const char *members;
+	size_t len;
+
+	now_text(a, a->stamp);
+	json_reset(j);
+	(void)json_object_begin(j);
+	put_timestamp(j, a->stamp);
+	put_str(j, "event", event);
+	if (c == NULL)
+		return j;
+	if ((members = conn_members(a, c, &len)) != NULL)
+		(void)json_raw_members(j, members + 1, len - 2);
+	else
+		put_conn_fields(j, c);
 	return j;
 }
 
@@ -450,6 +557,7 @@ audit_open(const char *path, size_t buffer_bytes, struct pw_error *err)
 	if ((a->buf = malloc(buffer_bytes)) == NULL ||
 	    (a->event = json_new(buffer_bytes - 1)) == NULL ||
 	    (a->notice = json_new(buffer_bytes - 1)) == NULL ||
+	    (a->fields.text = json_new(buffer_bytes - 1)) == NULL ||
 	    (strcmp(path, "-") != 0 && (a->path = strdup(path)) == NULL)) {
 		pw_error_set(err, PW_INTERNAL, 0, "audit log: out of memory");
 		goto err1;
@@ -467,6 +575,7 @@ audit_open(const char *path, size_t buffer_bytes, struct pw_error *err)
 	return a;
 
 err1:
+	json_free(a->fields.text);
 	json_free(a->notice);
 	json_free(a->event);
 	free(a->buf);
@@ -492,6 +601,8 @@ audit_close(struct audit *a)
 	(void)write_out(a);
 	if (a->owns_fd)
 		close(a->fd);
+	conn_fields_clear(&a->fields);
+	json_free(a->fields.text);
 	json_free(a->notice);
 	json_free(a->event);
 	free(a->buf);

@@ -69,14 +69,23 @@ struct conn {
 	struct endpoint client, backend;
 	char client_addr[INET6_ADDRSTRLEN];
 	uint16_t client_port;
-	struct tls_peer peer;
+	/* The client certificate's identity, NULL without one: allocated
+	 * only then, as it is most of the size of a connection. */
+	struct tls_peer *peer;
 	const char *tls_version, *tls_cipher;	/* static, from OpenSSL */
 	const char *peer_sans[TLS_PEER_SANS_MAX];
 
 	struct analysis *analysis;
 	bool analysis_ended;	/* detect mode: pass the rest through */
-	uint8_t *pending;	/* client bytes from the current message on */
-	size_t pending_len, pending_cap, pending_fed;
+	/* Client bytes: [pending_start, pending_len) are those of the
+	 * current message and after; pending_fed of them have been
+	 * analyzed.  Bytes before pending_start are done with and dropped
+	 * before the next read, not after every message. */
+	uint8_t *pending;
+	size_t pending_start, pending_len, pending_cap, pending_fed;
+	/* Bytes queued for the backend by the messages of the current read:
+	 * they go out together, as the client sent them together. */
+	size_t unit_bytes;
 	uint64_t scan_ns;	/* analysis time of the current message */
 	uint64_t msg_seq;
 	uint64_t held_bytes;	/* charged to env.buffered_bytes */
@@ -120,12 +129,12 @@ audit_info(const struct conn *c, struct audit_conn *a)
 	a->backend_port = c->env.listener->backend_port;
 	a->tls_version = c->tls_version;
 	a->tls_cipher = c->tls_cipher;
-	if (c->peer.present) {
-		a->peer_subject = c->peer.subject;
+	if (c->peer != NULL) {
+		a->peer_subject = c->peer->subject;
 		a->peer_sans = c->peer_sans;
-		a->n_peer_sans = c->peer.n_sans;
-		a->peer_serial = c->peer.serial_hex;
-		a->peer_sha256 = c->peer.sha256_hex;
+		a->n_peer_sans = c->peer->n_sans;
+		a->peer_serial = c->peer->serial_hex;
+		a->peer_sha256 = c->peer->sha256_hex;
 	}
 }
 
@@ -154,6 +163,18 @@ release_all(struct conn *c)
 {
 	*c->env.buffered_bytes -= c->held_bytes;
 	c->held_bytes = 0;
+}
+
+/* Free the buffer *${buf} of capacity *${cap}, and its charge: an idle
+ * connection holds no buffer. */
+static void
+release_buffer(struct conn *c, uint8_t **buf, size_t *cap)
+{
+	free(*buf);
+	*buf = NULL;
+	*c->env.buffered_bytes -= *cap;
+	c->held_bytes -= *cap;
+	*cap = 0;
 }
 
 /* Make room for ${n} more bytes in a buffer of *${cap}; -1: over the
@@ -301,6 +322,7 @@ ep_flush(struct conn *c, struct endpoint *ep, uint64_t *counter)
 		return -1;
 	}
 	ep->out_off = ep->out_len = 0;
+	release_buffer(c, &ep->out, &ep->out_cap);
 	return 0;
 }
 
@@ -455,6 +477,7 @@ conn_free(struct conn *c)
 	void *cookie = c->env.cookie;
 
 	analysis_free(c->analysis);
+	free(c->peer);
 	free(c->pending);
 	release_all(c);
 	if (c->prev != NULL)
@@ -487,7 +510,7 @@ end_after_drain(struct conn *c, const char *reason)
 	c->drain_reason = reason;
 	c->client.eof = true;
 	ep_close(c, &c->client);
-	c->pending_len = c->pending_fed = 0;
+	c->pending_start = c->pending_len = c->pending_fed = 0;
 	(void)loop_timer_arm(c->env.loop, &c->message_timer,
 	    c->env.listener->message_timeout_ms, on_drain_timeout, c);
 }
@@ -502,42 +525,74 @@ effective_verdict(const struct conn *c, enum analysis_verdict v)
 	    ANALYSIS_DENY;
 }
 
-/* Act on a finished message: its bytes are pending[0, msg->length).
- * Returns 0 to go on, -1 when the connection ends. */
+/* The allowed messages queued since the last call leave in one write
+ * when the socket has room (ep_flush): they are those of one client read,
+ * so the backend sees the client's own write boundaries, never a message
+ * cut in two.  -1: out of memory (the connection has ended). */
+static int
+close_unit(struct conn *c)
+{
+	size_t n = c->unit_bytes;
+
+	c->unit_bytes = 0;
+	if (n == 0 || c->state == CS_DONE)
+		return 0;
+	if (ep_note_message(&c->backend, n) < 0) {
+		log_error(c, PW_INTERNAL, "out of memory");
+		finish(c, "internal_error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Queue the ${n} client bytes at ${p} for the backend, in the current
+ * unit.  -1: the connection has ended. */
+static int
+forward(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (ep_queue(c, &c->backend, p, n) < 0) {
+		log_error(c, PW_LIMIT_ANALYSIS_MEMORY,
+		    "buffer memory cap reached");
+		finish(c, "buffer_memory");
+		return -1;
+	}
+	c->unit_bytes += n;
+	return 0;
+}
+
+/* Act on a finished message: its bytes are those pending from
+ * pending_start on.  Returns 0 to go on, -1 when the connection ends. */
 static int
 on_message(struct conn *c, const struct analysis_message *m)
 {
 	struct analysis_message msg = *m;
 	struct audit_conn a;
+	const uint8_t *bytes = c->pending + c->pending_start;
+	size_t held = c->pending_len - c->pending_start;
 	size_t len = (size_t)msg.length;
 
 	msg.verdict = effective_verdict(c, msg.verdict);
 	c->msg_seq++;
 	c->totals.messages_from_client++;
 	audit_info(c, &a);
-	(void)audit_message(c->env.audit, &a, c->msg_seq, &msg, c->pending,
-	    len <= c->pending_len ? len : 0, c->scan_ns / 1000);
+	(void)audit_message(c->env.audit, &a, c->msg_seq, &msg, bytes,
+	    len <= held ? len : 0, c->scan_ns / 1000);
 	c->scan_ns = 0;
-	if (len > c->pending_len)
-		len = c->pending_len;
+	if (len > held)
+		len = held;
 
 	if (msg.verdict != ANALYSIS_DENY) {
-		if (ep_queue(c, &c->backend, c->pending, len) < 0 ||
-		    ep_note_message(&c->backend, len) < 0) {
-			log_error(c, PW_LIMIT_ANALYSIS_MEMORY,
-			    "buffer memory cap reached");
-			finish(c, "buffer_memory");
+		if (forward(c, bytes, len) < 0)
 			return -1;
-		}
 		c->totals.messages_to_backend++;
 	} else if (c->env.listener->on_deny == CONFIG_ON_DENY_CLOSE ||
 	    msg.stream_ends) {
+		if (close_unit(c) < 0)
+			return -1;
 		end_after_drain(c, "denied");
 		return -1;
 	}
-	memmove(c->pending, c->pending + len, c->pending_len - len);
-	c->pending_len -= len;
-	c->pending_fed -= len;
+	c->pending_start += len;
 	if (msg.stream_ends) {
 		if (c->env.mode != POLICY_MODE_DETECT) {
 			end_after_drain(c, "analysis_ended");
@@ -562,6 +617,14 @@ analyze_pending(struct conn *c)
 	uint64_t t0;
 	size_t used;
 
+	/* Made with the first byte: a connection that never sends holds
+	 * none of it. */
+	if (c->analysis == NULL && !c->analysis_ended &&
+	    (c->analysis = analysis_new(&c->env.analysis)) == NULL) {
+		log_error(c, PW_INTERNAL, "out of memory");
+		finish(c, "internal_error");
+		return -1;
+	}
 	while (!c->analysis_ended && c->pending_fed < c->pending_len) {
 		t0 = now_ns();
 		st = analysis_feed(c->analysis, c->pending + c->pending_fed,
@@ -573,16 +636,16 @@ analyze_pending(struct conn *c)
 		if (on_message(c, &msg) < 0)
 			return -1;
 	}
-	if (c->analysis_ended && c->pending_len > 0) {
-		if (ep_queue(c, &c->backend, c->pending, c->pending_len) < 0 ||
-		    ep_note_message(&c->backend, c->pending_len) < 0) {
-			finish(c, "buffer_memory");
+	if (c->analysis_ended && c->pending_len > c->pending_start) {
+		if (forward(c, c->pending + c->pending_start,
+		    c->pending_len - c->pending_start) < 0)
 			return -1;
-		}
-		c->pending_len = c->pending_fed = 0;
+		c->pending_start = c->pending_fed = c->pending_len;
 	}
+	if (close_unit(c) < 0)
+		return -1;
 	/* A message is in progress while bytes of it are held. */
-	if (c->pending_len == 0)
+	if (c->pending_len == c->pending_start)
 		loop_timer_cancel(c->env.loop, &c->message_timer);
 	else if (c->message_timer.heap_index == 0)
 		(void)loop_timer_arm(c->env.loop, &c->message_timer,
@@ -598,10 +661,12 @@ client_ended(struct conn *c)
 
 	c->client.eof = true;
 	c->client_closed_first = !c->backend.eof;
-	if (!c->analysis_ended && analysis_finish(c->analysis, &msg) ==
+	/* No analysis: nothing was ever sent, so nothing is cut short. */
+	if (!c->analysis_ended && c->analysis != NULL &&
+	    analysis_finish(c->analysis, &msg) ==
 	    ANALYSIS_MESSAGE && on_message(c, &msg) < 0)
 		return -1;
-	return 0;
+	return close_unit(c);
 }
 
 /* ---- relaying ------------------------------------------------------ */
@@ -622,6 +687,20 @@ may_read_backend(const struct conn *c)
 	    ep_queued(&c->client) < CONN_RELAY_BYTES;
 }
 
+/* Drop the bytes of the messages already dealt with (once a read, not
+ * once a message: a read may end hundreds of them). */
+static void
+compact_pending(struct conn *c)
+{
+	if (c->pending_start == 0)
+		return;
+	memmove(c->pending, c->pending + c->pending_start,
+	    c->pending_len - c->pending_start);
+	c->pending_len -= c->pending_start;
+	c->pending_fed -= c->pending_start;
+	c->pending_start = 0;
+}
+
 /* Read client bytes into pending and analyze them.  -1: ended. */
 static int
 pump_client(struct conn *c)
@@ -634,6 +713,7 @@ pump_client(struct conn *c)
 
 	c->client.read_wants_write = false;
 	while (may_read_client(c)) {
+		compact_pending(c);
 		room = READ_CHUNK_BYTES;
 		if (c->pending_len + room > limit) {
 			/* The analysis denies a message before it gets
@@ -661,8 +741,14 @@ pump_client(struct conn *c)
 		}
 		if (st == TLS_WANT_WRITE)
 			c->client.read_wants_write = true;
-		if (st == TLS_WANT_READ || st == TLS_WANT_WRITE)
+		if (st == TLS_WANT_READ || st == TLS_WANT_WRITE) {
+			if (c->pending_start == c->pending_len) {
+				c->pending_start = c->pending_len =
+				    c->pending_fed = 0;
+				release_buffer(c, &c->pending, &c->pending_cap);
+			}
 			break;
+		}
 		if (st == TLS_CLOSED)
 			return client_ended(c);
 		log_error(c, PW_IO, err.message);
@@ -800,14 +886,22 @@ static void
 client_handshake_done(struct conn *c)
 {
 	struct audit_conn a;
+	struct tls_peer peer;
 	size_t i;
 
 	loop_timer_cancel(c->env.loop, &c->handshake_timer);
 	c->tls_version = tls_version_name(c->client.tls);
 	c->tls_cipher = tls_cipher_name(c->client.tls);
-	if (tls_peer_identity(c->client.tls, &c->peer) == 0)
-		for (i = 0; i < c->peer.n_sans; i++)
-			c->peer_sans[i] = c->peer.sans[i];
+	if (tls_peer_identity(c->client.tls, &peer) == 0 && peer.present) {
+		if ((c->peer = malloc(sizeof(*c->peer))) == NULL) {
+			log_error(c, PW_INTERNAL, "out of memory");
+			finish(c, "internal_error");
+			return;
+		}
+		*c->peer = peer;
+		for (i = 0; i < c->peer->n_sans; i++)
+			c->peer_sans[i] = c->peer->sans[i];
+	}
 	audit_info(c, &a);
 	(void)audit_tls(c->env.audit, &a);
 	if (start_backend_connect(c) < 0)
@@ -1019,10 +1113,6 @@ conn_start(const struct conn_env *env, int fd, const struct sockaddr *peer,
 
 	audit_info(c, &a);
 	(void)audit_conn_open(c->env.audit, &a);
-	if ((c->analysis = analysis_new(&c->env.analysis)) == NULL) {
-		log_error(c, PW_INTERNAL, "out of memory");
-		goto fail;
-	}
 	if (loop_add(c->env.loop, fd, EPOLLIN, on_client_io, c) < 0) {
 		log_error(c, PW_INTERNAL, strerror(errno));
 		goto fail;

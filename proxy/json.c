@@ -91,9 +91,9 @@ fail(struct json *j)
 	return -1;
 }
 
-/* Append ${n} bytes, keeping the buffer NUL-terminated. */
+/* put() when the bytes do not fit in the buffer as it is. */
 static int
-put(struct json *j, const char *p, size_t n)
+put_grow(struct json *j, const char *p, size_t n)
 {
 	size_t new_cap;
 	char *nb;
@@ -120,6 +120,21 @@ put(struct json *j, const char *p, size_t n)
 	j->len += n;
 	j->buf[j->len] = '\0';
 	return 0;
+}
+
+/* Append ${n} bytes, keeping the buffer NUL-terminated.  Every byte of an
+ * audit event passes here, so the common case (no failure, room, within
+ * the bound) is one test before the copy. */
+static inline int
+put(struct json *j, const char *p, size_t n)
+{
+	if (n < j->cap - j->len && j->len + n <= j->max_bytes && !j->failed) {
+		memcpy(j->buf + j->len, p, n);
+		j->len += n;
+		j->buf[j->len] = '\0';
+		return 0;
+	}
+	return put_grow(j, p, n);
 }
 
 /* Everything a value needs before it: a comma between array items, and a
@@ -254,18 +269,66 @@ put_u_escape(struct json *j, unsigned code_point)
 	return put(j, esc, 6);
 }
 
+/* Printable ASCII but the quote and the backslash: the bytes a string
+ * body copies as they are without looking further. */
+#define PLAIN_16(b) \
+	PLAIN_1((b) + 0), PLAIN_1((b) + 1), PLAIN_1((b) + 2), \
+	PLAIN_1((b) + 3), PLAIN_1((b) + 4), PLAIN_1((b) + 5), \
+	PLAIN_1((b) + 6), PLAIN_1((b) + 7), PLAIN_1((b) + 8), \
+	PLAIN_1((b) + 9), PLAIN_1((b) + 10), PLAIN_1((b) + 11), \
+	PLAIN_1((b) + 12), PLAIN_1((b) + 13), PLAIN_1((b) + 14), \
+	PLAIN_1((b) + 15)
+#define PLAIN_1(c) ((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\')
+static const bool plain_byte[256] = {
+	PLAIN_16(0x00), PLAIN_16(0x10), PLAIN_16(0x20), PLAIN_16(0x30),
+	PLAIN_16(0x40), PLAIN_16(0x50), PLAIN_16(0x60), PLAIN_16(0x70),
+	/* 0x80..0xff: false */
+};
+#undef PLAIN_1
+#undef PLAIN_16
+
+#define BYTES_OF(b) (UINT64_C(0x0101010101010101) * (b))
+
+/* Are all 8 bytes of ${w} plain?  A zero byte of w ^ BYTES_OF(c) is a byte
+ * equal to c; (x - BYTES_OF(1)) & ~x & BYTES_OF(0x80) is nonzero exactly
+ * when x has a zero byte, and with BYTES_OF(0x20) when x has a byte below
+ * 0x20 (bytes of 0x80 and up are caught first). */
+static inline bool
+word_is_plain(uint64_t w)
+{
+	uint64_t q = w ^ BYTES_OF('"'), b = w ^ BYTES_OF('\\'),
+	    del = w ^ BYTES_OF(0x7f);
+
+	return ((w & BYTES_OF(0x80)) |
+	    ((w - BYTES_OF(0x20)) & ~w & BYTES_OF(0x80)) |
+	    ((q - BYTES_OF(1)) & ~q & BYTES_OF(0x80)) |
+	    ((b - BYTES_OF(1)) & ~b & BYTES_OF(0x80)) |
+	    ((del - BYTES_OF(1)) & ~del & BYTES_OF(0x80))) == 0;
+}
+
 /* The string body between its quotes. */
 static int
 put_escaped(struct json *j, const char *s, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)s;
 	size_t i = 0, run = 0, n;
+	uint64_t w;
 
-	/* Copy runs of bytes that need no escape in one put(). */
+	/* Copy runs of bytes that need no escape in one put(); most strings
+	 * (hashes, names, times) are plain from end to end, and are looked
+	 * at a word at a time. */
 	while (i < len) {
 		uint8_t c = p[i];
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (len - i >= sizeof(w)) {
+			memcpy(&w, p + i, sizeof(w));
+			if (word_is_plain(w)) {
+				i += sizeof(w);
+				run += sizeof(w);
+				continue;
+			}
+		}
+		if (plain_byte[c]) {
 			i++;
 			run++;
 			continue;
@@ -313,6 +376,23 @@ put_string(struct json *j, const char *s, size_t len)
 	return put(j, "\"", 1);
 }
 
+/* Open the next member of the open object: the comma before it. */
+static int
+member_prefix(struct json *j)
+{
+	if (j->failed || j->depth == 0 ||
+	    j->frames[j->depth - 1] != IN_OBJECT || j->after_key)
+		return fail(j);
+	if (j->has_items[j->depth - 1] && put(j, ",", 1) < 0)
+		return -1;
+	j->has_items[j->depth - 1] = true;
+	return 0;
+}
+
+/* Keys are short literals that need no escape: "key": goes out in one
+ * put() when that is so. */
+#define SHORT_KEY_MAX 48
+
 /**
  * json_key(j, key):
  * Write the NUL-terminated ${key} of the next member of the open object.
@@ -321,15 +401,42 @@ put_string(struct json *j, const char *s, size_t len)
 int
 json_key(struct json *j, const char *key)
 {
-	if (j->failed || j->depth == 0 ||
-	    j->frames[j->depth - 1] != IN_OBJECT || j->after_key)
-		return fail(j);
-	if (j->has_items[j->depth - 1] && put(j, ",", 1) < 0)
+	char text[SHORT_KEY_MAX + 3];
+	size_t n;
+
+	if (member_prefix(j) < 0)
 		return -1;
-	j->has_items[j->depth - 1] = true;
-	if (put_string(j, key, strlen(key)) < 0 || put(j, ":", 1) < 0)
+	text[0] = '"';
+	for (n = 0; n < SHORT_KEY_MAX && plain_byte[(uint8_t)key[n]]; n++)
+		text[n + 1] = key[n];
+	if (key[n] == '\0') {
+		text[n + 1] = '"';
+		text[n + 2] = ':';
+		if (put(j, text, n + 3) < 0)
+			return -1;
+	} else if (put_string(j, key, strlen(key)) < 0 || put(j, ":", 1) < 0) {
 		return -1;
+	}
 	j->after_key = true;
+	return 0;
+}
+
+/**
+ * json_raw_members(j, text, len):
+ * Append the ${len} bytes at ${text} to the open object as one or more
+ * members: text that another json writer made of members (what it wrote
+ * between the braces of an object, "k":v,"k2":v2).  For a part of an
+ * object that stays the same over many (the fields of a connection on each
+ * of its events).  The text is not checked.  Returns 0, or -1 if the
+ * writer failed or no object is open.
+ */
+int
+json_raw_members(struct json *j, const char *text, size_t len)
+{
+	if (len == 0)
+		return j->failed ? -1 : 0;
+	if (member_prefix(j) < 0 || put(j, text, len) < 0)
+		return -1;
 	return 0;
 }
 
@@ -366,6 +473,27 @@ put_scalar(struct json *j, const char *text)
 	return 0;
 }
 
+/* Write ${v} in decimal, preceded by a minus sign if ${negative}; an
+ * audit event has a dozen numbers, and snprintf would be most of its
+ * cost. */
+static int
+put_decimal(struct json *j, uint64_t v, bool negative)
+{
+	char text[24];
+	size_t at = sizeof(text);
+
+	do {
+		text[--at] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (negative)
+		text[--at] = '-';
+	if (value_prefix(j) < 0 || put(j, text + at, sizeof(text) - at) < 0)
+		return -1;
+	value_done(j);
+	return 0;
+}
+
 /**
  * json_uint(j, v), json_int(j, v), json_bool(j, v), json_null(j):
  * Write a number, true/false or null.  Return 0, or -1 if the writer
@@ -374,19 +502,15 @@ put_scalar(struct json *j, const char *text)
 int
 json_uint(struct json *j, uint64_t v)
 {
-	char text[24];
-
-	snprintf(text, sizeof(text), "%" PRIu64, v);
-	return put_scalar(j, text);
+	return put_decimal(j, v, false);
 }
 
 int
 json_int(struct json *j, int64_t v)
 {
-	char text[24];
-
-	snprintf(text, sizeof(text), "%" PRId64, v);
-	return put_scalar(j, text);
+	/* The magnitude of INT64_MIN does not fit in int64_t. */
+	return put_decimal(j, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v,
+	    v < 0);
 }
 
 int

@@ -82,6 +82,17 @@ int json_array_end(struct json *j);
 int json_key(struct json *j, const char *key);
 
 /**
+ * json_raw_members(j, text, len):
+ * Append the ${len} bytes at ${text} to the open object as one or more
+ * members: text that another json writer made of members (what it wrote
+ * between the braces of an object, "k":v,"k2":v2).  For a part of an
+ * object that stays the same over many (the fields of a connection on each
+ * of its events).  The text is not checked.  Returns 0, or -1 if the
+ * writer failed or no object is open.
+ */
+int json_raw_members(struct json *j, const char *text, size_t len);
+
+/**
  * json_string(j, s, len):
  * Write the ${len} bytes at ${s} as a string, escaped as described above.
  * Returns 0, or -1 if the writer failed.

@@ -1341,17 +1341,29 @@ read_whole_file(struct source *src, size_t at, const char *path, char **text,
     size_t *len)
 {
 	FILE *f;
-	char *buf;
-	size_t n;
+	char *buf = NULL, *nb;
+	size_t n = 0, cap = 0;
 
 	if ((f = fopen(path, "rb")) == NULL)
 		return error_at(src, at, "cannot open %s: %s", path,
 		    strerror(errno));
-	if ((buf = malloc(MAX_RULE_FILE_BYTES + 1)) == NULL) {
-		fclose(f);
-		return out_of_memory(src);
-	}
-	n = fread(buf, 1, MAX_RULE_FILE_BYTES + 1, f);
+	/* Grown as the file turns out to be, up to one byte past the bound
+	 * (to tell a file at the bound from a longer one): a rule file is
+	 * kilobytes, and the bound is 16 MiB. */
+	do {
+		if (n == cap) {
+			cap = cap == 0 ? 64 * 1024 : cap * 2;
+			if (cap > MAX_RULE_FILE_BYTES + 1)
+				cap = MAX_RULE_FILE_BYTES + 1;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				fclose(f);
+				return out_of_memory(src);
+			}
+			buf = nb;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+	} while (n == cap && cap <= MAX_RULE_FILE_BYTES && !ferror(f));
 	if (ferror(f) || n > MAX_RULE_FILE_BYTES) {
 		free(buf);
 		fclose(f);

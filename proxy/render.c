@@ -34,11 +34,23 @@ static int
 sha256_hex(const uint8_t *bytes, size_t len, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
+	/* Fetched once: EVP_Digest() with EVP_sha256() fetches the
+	 * implementation and allocates a context on every call, which costs
+	 * more than hashing a small message.  The process is single-threaded
+	 * and keeps both until it exits. */
+	static EVP_MD *sha256;
+	static EVP_MD_CTX *ctx;
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len, i;
+	unsigned int md_len = 0, i;
 
-	if (EVP_Digest(bytes, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
-	    md_len != 32)
+	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256",
+	    NULL)) == NULL)
+		return -1;
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, bytes, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)
 		return -1;
 	for (i = 0; i < md_len; i++) {
 		hex[2 * i] = digits[md[i] >> 4];

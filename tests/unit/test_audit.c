@@ -506,6 +506,64 @@ START_TEST(unknown_connection_fields_are_left_out)
 }
 END_TEST
 
+/* The connection fields are rendered once per connection and reused:
+ * events of connections taking turns, and a connection whose fields
+ * change under the same id (a buffer reused for another address), must
+ * each show their own. */
+START_TEST(connection_fields_follow_the_connection_logged)
+{
+	struct audit_conn c = full_conn(), d;
+	char other_addr[16] = "192.0.2.99";
+	struct tmp t;
+	struct pw_error err;
+	struct audit *a;
+	char *text, *line;
+	const char *want[] = {
+		"\"conn_id\":7,\"listener\":\"logging\","
+		    "\"client_addr\":\"192.0.2.10\"",
+		"\"conn_id\":9,\"listener\":\"raw\","
+		    "\"client_addr\":\"192.0.2.99\"",
+		"\"conn_id\":7,\"listener\":\"logging\","
+		    "\"client_addr\":\"192.0.2.10\"",
+		"\"conn_id\":9,\"listener\":\"raw\","
+		    "\"client_addr\":\"192.0.2.98\"",
+		"\"conn_id\":9,\"listener\":\"raw\"}",
+	};
+	size_t i;
+
+	memset(&d, 0, sizeof(d));
+	d.conn_id = 9;
+	d.listener = "raw";
+	d.client_addr = other_addr;
+	tmp_make(&t);
+	a = audit_open(t.path, 65536, &err);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(audit_conn_open(a, &c), 0);
+	ck_assert_int_eq(audit_conn_open(a, &d), 0);
+	ck_assert_int_eq(audit_error(a, &c, PW_IO, "x"), 0);
+	other_addr[9] = '8';
+	ck_assert_int_eq(audit_conn_open(a, &d), 0);
+	d.client_addr = NULL;
+	ck_assert_int_eq(audit_conn_open(a, &d), 0);
+	ck_assert_int_eq(audit_flush(a, &err), 0);
+	audit_close(a);
+	text = slurp(t.path);
+	ck_assert_uint_eq(check_lines(text), 5);
+	line = text;
+	for (i = 0; i < 5; i++) {
+		char *end = strchr(line, '\n');
+
+		ck_assert_ptr_nonnull(end);
+		*end = '\0';
+		ck_assert_msg(strstr(line, want[i]) != NULL, "line %zu: %s",
+		    i, line);
+		line = end + 1;
+	}
+	free(text);
+	tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(tls_event_carries_version_cipher_and_peer_identity)
 {
 	struct audit_conn c = full_conn();
@@ -1261,6 +1319,7 @@ audit_suite(void)
 	tcase_add_test(tc, timestamp_refuses_a_bad_nanosecond_count);
 	tcase_add_test(tc, conn_open_is_one_line_with_the_connection_fields);
 	tcase_add_test(tc, unknown_connection_fields_are_left_out);
+	tcase_add_test(tc, connection_fields_follow_the_connection_logged);
 	tcase_add_test(tc, tls_event_carries_version_cipher_and_peer_identity);
 	tcase_add_test(tc, message_event_carries_the_fields_of_scan);
 	tcase_add_test(tc, message_without_its_bytes_has_a_null_sha256);

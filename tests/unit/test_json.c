@@ -4,6 +4,7 @@
  * what json.loads makes of it.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -36,6 +37,91 @@ START_TEST(quote_and_backslash_are_escaped)
 	struct json *j = json_new(0);
 
 	ck_assert_str_eq(string_text(j, S("a\"b\\c")), "\"a\\\"b\\\\c\"");
+	json_free(j);
+}
+END_TEST
+
+/* Strings are scanned a word at a time: every ASCII byte at every
+ * position of a 19-byte string (two words and a tail) comes out as the
+ * byte-at-a-time rules say. */
+START_TEST(every_ascii_byte_at_every_position)
+{
+	struct json *j = json_new(0);
+	char in[19], want[64];
+	unsigned b;
+	size_t pos, at;
+
+	for (b = 0; b < 0x80; b++) {
+		for (pos = 0; pos < sizeof(in); pos++) {
+			memset(in, 'a', sizeof(in));
+			in[pos] = (char)b;
+			at = 0;
+			want[at++] = '"';
+			memset(want + at, 'a', pos);
+			at += pos;
+			if (b == '"' || b == '\\')
+				at += (size_t)snprintf(want + at, 8, "\\%c", b);
+			else if (b < 0x20 || b == 0x7f)
+				at += (size_t)snprintf(want + at, 8, "\\u%04x", b);
+			else
+				want[at++] = (char)b;
+			memset(want + at, 'a', sizeof(in) - pos - 1);
+			at += sizeof(in) - pos - 1;
+			want[at++] = '"';
+			want[at] = '\0';
+			ck_assert_str_eq(string_text(j, in, sizeof(in)), want);
+		}
+	}
+	json_free(j);
+}
+END_TEST
+
+START_TEST(members_are_spliced_with_commas)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_raw_members(j, S("\"a\":1,\"b\":\"x\"")), 0);
+	ck_assert_int_eq(json_raw_members(j, "", 0), 0);
+	ck_assert_int_eq(json_key(j, "c"), 0);
+	ck_assert_int_eq(json_null(j), 0);
+	ck_assert_int_eq(json_raw_members(j, S("\"d\":[]")), 0);
+	ck_assert_int_eq(json_object_end(j), 0);
+	ck_assert_str_eq(json_data(j, &len),
+	    "{\"a\":1,\"b\":\"x\",\"c\":null,\"d\":[]}");
+	/* Only inside an object, and not between a key and its value. */
+	json_reset(j);
+	ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_int_eq(json_raw_members(j, S("\"a\":1")), -1);
+	json_reset(j);
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_key(j, "k"), 0);
+	ck_assert_int_eq(json_raw_members(j, S("\"a\":1")), -1);
+	json_free(j);
+}
+END_TEST
+
+START_TEST(keys_long_or_needing_escapes)
+{
+	struct json *j = json_new(0);
+	char key[80];
+	size_t len;
+
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	ck_assert_int_eq(json_object_begin(j), 0);
+	ck_assert_int_eq(json_key(j, key), 0);
+	ck_assert_int_eq(json_uint(j, 1), 0);
+	ck_assert_int_eq(json_key(j, "a\"b"), 0);
+	ck_assert_int_eq(json_uint(j, 2), 0);
+	ck_assert_int_eq(json_key(j, ""), 0);
+	ck_assert_int_eq(json_uint(j, 3), 0);
+	ck_assert_int_eq(json_object_end(j), 0);
+	ck_assert_str_eq(json_data(j, &len), "{\""
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "\":1,\"a\\\"b\":2,\"\":3}");
 	json_free(j);
 }
 END_TEST
@@ -164,6 +250,26 @@ START_TEST(object_with_members_gets_commas_and_colons)
 }
 END_TEST
 
+START_TEST(numbers_at_their_limits)
+{
+	struct json *j = json_new(0);
+	size_t len;
+
+	ck_assert_int_eq(json_array_begin(j), 0);
+	ck_assert_int_eq(json_uint(j, 0), 0);
+	ck_assert_int_eq(json_uint(j, 9), 0);
+	ck_assert_int_eq(json_uint(j, 10), 0);
+	ck_assert_int_eq(json_int(j, 0), 0);
+	ck_assert_int_eq(json_int(j, -1), 0);
+	ck_assert_int_eq(json_int(j, INT64_MIN), 0);
+	ck_assert_int_eq(json_int(j, INT64_MAX), 0);
+	ck_assert_int_eq(json_array_end(j), 0);
+	ck_assert_str_eq(json_data(j, &len), "[0,9,10,0,-1,"
+	    "-9223372036854775808,9223372036854775807]");
+	json_free(j);
+}
+END_TEST
+
 START_TEST(value_without_key_in_object_fails)
 {
 	struct json *j = json_new(0);
@@ -268,6 +374,10 @@ json_suite(void)
 	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("json");
 
+	tcase_add_test(tc, numbers_at_their_limits);
+	tcase_add_test(tc, members_are_spliced_with_commas);
+	tcase_add_test(tc, keys_long_or_needing_escapes);
+	tcase_add_test(tc, every_ascii_byte_at_every_position);
 	tcase_add_test(tc, plain_ascii_is_copied);
 	tcase_add_test(tc, quote_and_backslash_are_escaped);
 	tcase_add_test(tc, control_characters_are_u00xx);

@@ -650,6 +650,51 @@ START_TEST(include_of_a_missing_file_is_an_error_at_the_include)
 }
 END_TEST
 
+/* A rule file is read into a buffer grown as it goes: a rule at the very
+ * end of files around each size the buffer passes through is read, and
+ * the 16 MiB bound is exact. */
+START_TEST(rule_file_sizes_around_the_buffer_steps_and_the_bound)
+{
+	static const char rule[] = "\nallow import a:b" O(1) "\n";
+	static const size_t sizes[] = {
+		sizeof(rule) - 1, 65535, 65536, 65537, 131072, 131073,
+		16u << 20, (16u << 20) + 1,
+	};
+	size_t k, body, size;
+	struct rule_dir d;
+	struct diags ds;
+	struct policy *p;
+	char *text;
+
+	dir_make(&d);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size = sizes[k];
+		ck_assert_ptr_nonnull(text = malloc(size + 1));
+		/* A comment filling the file up to the rule at its end. */
+		body = size - (sizeof(rule) - 1);
+		memset(text, '#', body);
+		memcpy(text + body, rule, sizeof(rule));
+		d.n_files = 0;
+		dir_write(&d, "big.rules", text);
+		free(text);
+		memset(&ds, 0, sizeof(ds));
+		p = policy_load_file(d.files[0], 0, collect_diag, &ds);
+		if (size <= (16u << 20)) {
+			ck_assert_msg(p != NULL, "size %zu refused", size);
+			ck_assert_uint_eq(policy_rule_count(p, true), 1);
+			policy_free(p);
+		} else {
+			ck_assert_ptr_null(p);
+			ck_assert_uint_eq(ds.n_errors, 1);
+			ck_assert_msg(strstr(ds.d[0].message,
+			    "larger than 16 MiB") != NULL, "%s",
+			    ds.d[0].message);
+		}
+	}
+	dir_remove(&d);
+}
+END_TEST
+
 START_TEST(include_of_the_same_file_twice_is_an_error_at_the_second)
 {
 	struct rule_dir d;
@@ -2173,6 +2218,8 @@ policy_suite(void)
 	tcase_add_test(load, unknown_statement_is_an_error_at_its_word);
 	tcase_add_test(load, include_is_refused_with_no_include);
 	tcase_add_test(load, include_of_a_missing_file_is_an_error_at_the_include);
+	tcase_add_test(load,
+	    rule_file_sizes_around_the_buffer_steps_and_the_bound);
 	tcase_add_test(load,
 	    include_of_the_same_file_twice_is_an_error_at_the_second);
 	tcase_add_test(load, include_cycle_is_an_error_where_it_closes);

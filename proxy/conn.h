@@ -7,7 +7,9 @@
  * client --TLS--> [handshake] -> backend connect (TCP, then TLS) -> relay:
  * client bytes are framed and analyzed as they arrive and held until their
  * message has a verdict; an allowed message goes to the backend unchanged,
- * in one write when the socket takes it; a denied one never does.  Backend
+ * never split across writes when the socket takes it whole, in one write
+ * with the other allowed messages of the same client read (a TLS record:
+ * what the client itself wrote at once); a denied one never does.  Backend
  * bytes pass straight through to the client.  Every wait has a timeout and
  * every buffer a bound.  What a connection needs from its listener comes
  * in a struct conn_env, shared by all its connections and outliving them.

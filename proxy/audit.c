@@ -12,6 +12,7 @@
 
 
 #include "audit.h"
+#include "hasher.h"
 #include "render.h"
 #include "json.h"
 
@@ -39,6 +40,13 @@ struct conn_fields {
 	struct json *text;	/* {members}, braces included */
 };
 
+/* A buffered line whose SHA-256 is being computed by the worker. */
+struct held_line {
+	uint64_t job;		/* hasher job number */
+	size_t line_at;		/* offsets in buf */
+	size_t hash_at;		/* the opening quote of the placeholder */
+};
+
 struct audit {
 	char *path;		/* NULL: standard output */
 	int fd;
@@ -62,6 +70,14 @@ struct audit {
 	time_t stamp_second;
 	char second_stamp[AUDIT_TIMESTAMP_SIZE];
 	struct conn_fields fields;	/* of the last connection logged */
+
+	/* Large messages are hashed by a worker: their line waits in the
+	 * buffer, with every line after it, until its hash is written in.
+	 * held[] is a ring of those lines, oldest first. */
+	struct hasher *hasher;		/* NULL: every hash here, at once */
+	size_t hash_min_bytes;
+	struct held_line *held;
+	size_t held_head, held_count, held_cap;
 };
 
 /* ---- the file ------------------------------------------------------------ */
@@ -169,17 +185,26 @@ sink_write(struct audit *a, const char *p, size_t n)
 	return write(a->fd, p, n);
 }
 
+/* The end of what may be written now: the start of the oldest line
+ * still waiting for its hash, or the end of the buffer. */
+static size_t
+writable_end(const struct audit *a)
+{
+	return a->held_count > 0 ? a->held[a->held_head].line_at : a->end;
+}
+
 /*
- * Write buf[start, end) until it is empty (0), the file would block (1),
- * or a write fails (-1, errno set).
+ * Write buf[start, writable_end()) until that is done (0), the file would
+ * block (1), or a write fails (-1, errno set).
  */
 static int
 write_out(struct audit *a)
 {
+	size_t limit = writable_end(a);
 	ssize_t n;
 
-	while (a->start < a->end) {
-		n = sink_write(a, a->buf + a->start, a->end - a->start);
+	while (a->start < limit) {
+		n = sink_write(a, a->buf + a->start, limit - a->start);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -191,7 +216,8 @@ write_out(struct audit *a)
 		a->mid_line = a->buf[a->start + (size_t)n - 1] != '\n';
 		a->start += (size_t)n;
 	}
-	a->start = a->end = 0;
+	if (a->start == a->end)
+		a->start = a->end = 0;
 	return 0;
 }
 
@@ -244,7 +270,16 @@ room_for(struct audit *a, size_t n)
 	if (n > a->cap - (a->end - a->start))
 		return false;
 	if (n > a->cap - a->end) {
+		size_t i;
+
 		memmove(a->buf, a->buf + a->start, a->end - a->start);
+		for (i = 0; i < a->held_count; i++) {
+			struct held_line *h =
+			    &a->held[(a->held_head + i) % a->held_cap];
+
+			h->line_at -= a->start;
+			h->hash_at -= a->start;
+		}
 		a->end -= a->start;
 		a->start = 0;
 	}
@@ -524,6 +559,85 @@ commit(struct audit *a)
 	return 0;
 }
 
+/* ---- hashes computed by the worker ---------------------------------------- */
+
+/* Write the hash ${hex} over the placeholder at buf[${at}]; an empty
+ * ${hex} (the hash failed) becomes null, padded with blanks to the same
+ * length, which JSON allows. */
+static void
+write_hash(struct audit *a, size_t at, const char *hex)
+{
+	char *p = a->buf + at;
+
+	if (hex[0] != '\0') {
+		p[0] = '"';
+		memcpy(p + 1, hex, SHA256_HEX_SIZE - 1);
+		p[RENDER_HASH_FIELD_BYTES - 1] = '"';
+		return;
+	}
+	memset(p, ' ', RENDER_HASH_FIELD_BYTES);
+	memcpy(p, "null", 4);
+}
+
+/* The line at buf[${line_at}] has a placeholder for the hash of the ${len}
+ * bytes at ${bytes} at buf[${hash_at}]: hand them to the worker and hold
+ * the line back, or hash them here when the worker has too many bytes
+ * already (or memory runs out). */
+static void
+hash_later(struct audit *a, size_t line_at, size_t hash_at,
+    const uint8_t *bytes, size_t len)
+{
+	char hex[SHA256_HEX_SIZE];
+	struct held_line *h, *nh;
+	size_t ncap, i;
+	uint64_t job;
+
+	hash_at += line_at;
+	if (a->held_count == a->held_cap) {
+		ncap = a->held_cap ? a->held_cap * 2 : 16;
+		if ((nh = malloc(ncap * sizeof(*nh))) == NULL)
+			goto here;
+		for (i = 0; i < a->held_count; i++)
+			nh[i] = a->held[(a->held_head + i) % a->held_cap];
+		free(a->held);
+		a->held = nh;
+		a->held_cap = ncap;
+		a->held_head = 0;
+	}
+	if (hasher_submit(a->hasher, bytes, len, &job) < 0)
+		goto here;
+	h = &a->held[(a->held_head + a->held_count) % a->held_cap];
+	h->job = job;
+	h->line_at = line_at;
+	h->hash_at = hash_at;
+	a->held_count++;
+	return;
+
+here:
+	if (sha256_hex(bytes, len, hex) < 0)
+		hex[0] = '\0';
+	write_hash(a, hash_at, hex);
+}
+
+/* Write in the hashes the worker has finished, oldest first (with
+ * ${wait}: all of them, waiting for the worker), releasing their lines. */
+static void
+collect_hashes(struct audit *a, bool wait)
+{
+	char hex[SHA256_HEX_SIZE];
+	struct held_line *h;
+	uint64_t job;
+
+	while (a->held_count > 0 &&
+	    hasher_take(a->hasher, wait, &job, hex) == 1) {
+		h = &a->held[a->held_head];
+		/* Jobs come back in the order they went: job is h->job. */
+		write_hash(a, h->hash_at, hex);
+		a->held_head = (a->held_head + 1) % a->held_cap;
+		a->held_count--;
+	}
+}
+
 /* ---- the interface ------------------------------------------------------- */
 
 /**
@@ -597,8 +711,11 @@ audit_close(struct audit *a)
 	if (a == NULL)
 		return;
 	a->blocked = false;
+	collect_hashes(a, true);
 	report_drops(a, NULL);
 	(void)write_out(a);
+	hasher_free(a->hasher);
+	free(a->held);
 	if (a->owns_fd)
 		close(a->fd);
 	conn_fields_clear(&a->fields);
@@ -639,18 +756,22 @@ audit_reopen(struct audit *a, struct pw_error *err)
 
 /**
  * audit_flush(a, err):
- * Write buffered events to the file until the buffer is empty or the file
- * would block.  Returns 0 if the buffer is empty, 1 if bytes remain
- * because the file is full (wait for audit_fd_wants_write()), or -1 with
- * ${err} filled (PW_IO) on a write error (EPIPE, ENOSPC, EIO, ...); the
- * unwritten bytes are kept and retried by the next call, and events that
- * no longer fit meanwhile are dropped and counted.
+ * Write in the hashes the worker has finished (audit_hash_offload()), then
+ * write buffered events to the file until the buffer is empty, or holds
+ * only a line still waiting for its hash and the lines after it, or the
+ * file would block.  Returns 0 if the file took all it could be given, 1
+ * if bytes remain because the file is full (wait for
+ * audit_fd_wants_write()), or -1 with ${err} filled (PW_IO) on a write
+ * error (EPIPE, ENOSPC, EIO, ...); the unwritten bytes are kept and
+ * retried by the next call, and events that no longer fit meanwhile are
+ * dropped and counted.
  */
 int
 audit_flush(struct audit *a, struct pw_error *err)
 {
 	int r, saved_errno;
 
+	collect_hashes(a, false);
 	r = write_out(a);
 	saved_errno = errno;
 	a->blocked = r != 0;
@@ -681,8 +802,8 @@ monotonic_ms(void)
 /**
  * audit_drain(a, timeout_ms, err):
  * audit_flush() repeatedly, waiting up to ${timeout_ms} milliseconds in
- * all for the file to take the buffered events: for shutdown, when the
- * loop no longer runs.  Returns as audit_flush() does (1: the time ran
+ * all for the file to take the buffered events, after waiting for the
+ * hashes being computed: for shutdown, when the loop no longer runs.  Returns as audit_flush() does (1: the time ran
  * out).
  */
 int
@@ -693,6 +814,9 @@ audit_drain(struct audit *a, int timeout_ms, struct pw_error *err)
 	struct pollfd pfd;
 	int r;
 
+	/* Hashing is work already begun and bounded: its lines are
+	 * finished before the file is waited for. */
+	collect_hashes(a, true);
 	for (;;) {
 		if ((r = audit_flush(a, err)) != 1)
 			return r;
@@ -719,7 +843,7 @@ audit_drain(struct audit *a, int timeout_ms, struct pw_error *err)
 int
 audit_fd_wants_write(const struct audit *a)
 {
-	return a->pollable && a->start < a->end ? a->fd : -1;
+	return a->pollable && a->start < writable_end(a) ? a->fd : -1;
 }
 
 /**
@@ -730,6 +854,38 @@ uint64_t
 audit_dropped_total(const struct audit *a)
 {
 	return a->dropped_total;
+}
+
+/**
+ * audit_hash_offload(a, min_bytes, max_bytes, err):
+ * From now on, hash the messages of at least ${min_bytes} on a worker
+ * thread holding copies of at most ${max_bytes} bytes at a time (beyond
+ * that, a message is hashed at once, as before).  A message event then
+ * waits in the buffer, and the events after it with it, until its hash is
+ * in; audit_hash_fd() says when some are.  Returns 0, or -1 with ${err}
+ * set if the worker could not be started (nothing changes then).
+ */
+int
+audit_hash_offload(struct audit *a, size_t min_bytes, size_t max_bytes,
+    struct pw_error *err)
+{
+	if (a->hasher != NULL)
+		return 0;
+	if ((a->hasher = hasher_new(max_bytes, err)) == NULL)
+		return -1;
+	a->hash_min_bytes = min_bytes;
+	return 0;
+}
+
+/**
+ * audit_hash_fd(a):
+ * The descriptor that polls readable when the worker has finished hashes,
+ * for the event loop to call audit_flush(); -1 without a worker.
+ */
+int
+audit_hash_fd(const struct audit *a)
+{
+	return a->hasher != NULL ? hasher_fd(a->hasher) : -1;
 }
 
 /**
@@ -774,13 +930,24 @@ audit_message(struct audit *a, const struct audit_conn *c, uint64_t msg_seq,
     uint64_t scan_us)
 {
 	struct json *j = begin(a, "message", c);
+	bool later = bytes != NULL && a->hasher != NULL &&
+	    len >= a->hash_min_bytes;
+	size_t hash_at = 0, line_len;
 
 	put_uint(j, "msg_seq", msg_seq);
 	put_uint(j, "offset", m->offset);
-	if (render_message_fields(j, m, bytes, len) < 0)
+	if (later ? render_message_fields_hash_later(j, m, &hash_at) < 0 :
+	    render_message_fields(j, m, bytes, len) < 0)
 		return drop(a);
 	put_uint(j, "scan_us", scan_us);
-	return commit(a);
+	if (commit(a) < 0)
+		return -1;
+	if (later) {
+		/* commit() appended the line last, with its newline. */
+		(void)json_data(j, &line_len);
+		hash_later(a, a->end - line_len - 1, hash_at, bytes, len);
+	}
+	return 0;
 }
 
 /**

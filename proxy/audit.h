@@ -156,20 +156,23 @@ int audit_reopen(struct audit *a, struct pw_error *err);
 
 /**
  * audit_flush(a, err):
- * Write buffered events to the file until the buffer is empty or the file
- * would block.  Returns 0 if the buffer is empty, 1 if bytes remain
- * because the file is full (wait for audit_fd_wants_write()), or -1 with
- * ${err} filled (PW_IO) on a write error (EPIPE, ENOSPC, EIO, ...); the
- * unwritten bytes are kept and retried by the next call, and events that
- * no longer fit meanwhile are dropped and counted.
+ * Write in the hashes the worker has finished (audit_hash_offload()), then
+ * write buffered events to the file until the buffer is empty, or holds
+ * only a line still waiting for its hash and the lines after it, or the
+ * file would block.  Returns 0 if the file took all it could be given, 1
+ * if bytes remain because the file is full (wait for
+ * audit_fd_wants_write()), or -1 with ${err} filled (PW_IO) on a write
+ * error (EPIPE, ENOSPC, EIO, ...); the unwritten bytes are kept and
+ * retried by the next call, and events that no longer fit meanwhile are
+ * dropped and counted.
  */
 int audit_flush(struct audit *a, struct pw_error *err);
 
 /**
  * audit_drain(a, timeout_ms, err):
  * audit_flush() repeatedly, waiting up to ${timeout_ms} milliseconds in
- * all for the file to take the buffered events: for shutdown, when the
- * loop no longer runs.  Returns as audit_flush() does (1: the time ran
+ * all for the file to take the buffered events, after waiting for the
+ * hashes being computed: for shutdown, when the loop no longer runs.  Returns as audit_flush() does (1: the time ran
  * out).
  */
 int audit_drain(struct audit *a, int timeout_ms, struct pw_error *err);
@@ -188,6 +191,25 @@ int audit_fd_wants_write(const struct audit *a);
  * How many events ${a} has dropped since it was opened.
  */
 uint64_t audit_dropped_total(const struct audit *a);
+
+/**
+ * audit_hash_offload(a, min_bytes, max_bytes, err):
+ * From now on, hash the messages of at least ${min_bytes} on a worker
+ * thread holding copies of at most ${max_bytes} bytes at a time (beyond
+ * that, a message is hashed at once, as before).  A message event then
+ * waits in the buffer, and the events after it with it, until its hash is
+ * in; audit_hash_fd() says when some are.  Returns 0, or -1 with ${err}
+ * set if the worker could not be started (nothing changes then).
+ */
+int audit_hash_offload(struct audit *a, size_t min_bytes, size_t max_bytes,
+    struct pw_error *err);
+
+/**
+ * audit_hash_fd(a):
+ * The descriptor that polls readable when the worker has finished hashes,
+ * for the event loop to call audit_flush(); -1 without a worker.
+ */
+int audit_hash_fd(const struct audit *a);
 
 /**
  * audit_conn_open(a, c):

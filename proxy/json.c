@@ -84,6 +84,17 @@ json_data(const struct json *j, size_t *len)
 	return j->buf;
 }
 
+/**
+ * json_length(j):
+ * The number of bytes written to ${j} so far, complete value or not: where
+ * the next bytes will go.
+ */
+size_t
+json_length(const struct json *j)
+{
+	return j->len;
+}
+
 static int
 fail(struct json *j)
 {

@@ -65,6 +65,13 @@ void json_reset(struct json *j);
 const char *json_data(const struct json *j, size_t *len);
 
 /**
+ * json_length(j):
+ * The number of bytes written to ${j} so far, complete value or not: where
+ * the next bytes will go.
+ */
+size_t json_length(const struct json *j);
+
+/**
  * json_object_begin(j), json_object_end(j), json_array_begin(j),
  * json_array_end(j):
  * Open or close an object or array.  Return 0, or -1 if the writer failed.

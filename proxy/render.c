@@ -2,9 +2,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "render.h"
+#include "sha256.h"
 
 /* Argument bytes shown per opcode in the text report; the rest is
  * summarized by its length. */
@@ -29,36 +28,6 @@ op_is_ext(uint8_t op)
 }
 
 /* ---- JSON -------------------------------------------------------------- */
-
-static int
-sha256_hex(const uint8_t *bytes, size_t len, char hex[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	/* Fetched once: EVP_Digest() with EVP_sha256() fetches the
-	 * implementation and allocates a context on every call, which costs
-	 * more than hashing a small message.  The process is single-threaded
-	 * and keeps both until it exits. */
-	static EVP_MD *sha256;
-	static EVP_MD_CTX *ctx;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0, i;
-
-	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256",
-	    NULL)) == NULL)
-		return -1;
-	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, bytes, len) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)
-		return -1;
-	for (i = 0; i < md_len; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0x0f];
-	}
-	hex[64] = '\0';
-	return 0;
-}
 
 static int
 json_pvm_str(struct json *j, const char *key, struct pvm_str s)
@@ -216,24 +185,20 @@ render_json(struct json *j, const char *file,
 	return json_object_end(j);
 }
 
-/**
- * render_message_fields(j, msg, bytes, len):
- * Write the members "length", "sha256", "protocol", "kind", "verdict",
- * "reasons", "imports", "calls", "rules" of ${msg}, in that order, into the
- * open object of ${j}; ${bytes}/${len} as for render_json().  Returns 0, or
- * -1 if the writer failed or the hash could not be computed.
- */
-int
-render_message_fields(struct json *j, const struct analysis_message *msg,
-    const uint8_t *bytes, size_t len)
+/* The members of render_message_fields(), with ${hex} as the SHA-256
+ * (NULL: null), whose offset in the text goes to *${hash_at} if that is
+ * not NULL. */
+static int
+message_fields(struct json *j, const struct analysis_message *msg,
+    const char *hex, size_t *hash_at)
 {
-	char hex[65];
-
 	if (json_key(j, "length") < 0 || json_uint(j, msg->length) < 0 ||
 	    json_key(j, "sha256") < 0)
 		return -1;
-	if (bytes != NULL) {
-		if (sha256_hex(bytes, len, hex) < 0 || json_cstring(j, hex) < 0)
+	if (hash_at != NULL)
+		*hash_at = json_length(j);
+	if (hex != NULL) {
+		if (json_cstring(j, hex) < 0)
 			return -1;
 	} else if (json_null(j) < 0) {
 		return -1;
@@ -247,6 +212,42 @@ render_message_fields(struct json *j, const struct analysis_message *msg,
 	    json_calls(j, msg) < 0 || json_rules(j, msg) < 0)
 		return -1;
 	return 0;
+}
+
+/**
+ * render_message_fields(j, msg, bytes, len):
+ * Write the members "length", "sha256", "protocol", "kind", "verdict",
+ * "reasons", "imports", "calls", "rules" of ${msg}, in that order, into the
+ * open object of ${j}; ${bytes}/${len} as for render_json().  Returns 0, or
+ * -1 if the writer failed or the hash could not be computed.
+ */
+int
+render_message_fields(struct json *j, const struct analysis_message *msg,
+    const uint8_t *bytes, size_t len)
+{
+	char hex[SHA256_HEX_SIZE];
+
+	if (bytes != NULL && sha256_hex(bytes, len, hex) < 0)
+		return -1;
+	return message_fields(j, msg, bytes != NULL ? hex : NULL, NULL);
+}
+
+/**
+ * render_message_fields_hash_later(j, msg, hash_at):
+ * render_message_fields() with 64 zeros for the SHA-256, at offset
+ * *${hash_at} of the text of ${j} (the opening quote): the caller writes
+ * the hash there (RENDER_HASH_FIELD_BYTES, quotes included) when it has
+ * it.  Returns 0, or -1 if the writer failed.
+ */
+int
+render_message_fields_hash_later(struct json *j,
+    const struct analysis_message *msg, size_t *hash_at)
+{
+	char zeros[SHA256_HEX_SIZE];
+
+	memset(zeros, '0', SHA256_HEX_SIZE - 1);
+	zeros[SHA256_HEX_SIZE - 1] = '\0';
+	return message_fields(j, msg, zeros, hash_at);
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -44,6 +44,20 @@ int render_json(struct json *j, const char *file,
 int render_message_fields(struct json *j, const struct analysis_message *msg,
     const uint8_t *bytes, size_t len);
 
+/* The bytes render_message_fields_hash_later() leaves for the hash: the
+ * 64 digits and their quotes. */
+#define RENDER_HASH_FIELD_BYTES 66
+
+/**
+ * render_message_fields_hash_later(j, msg, hash_at):
+ * render_message_fields() with 64 zeros for the SHA-256, at offset
+ * *${hash_at} of the text of ${j} (the opening quote): the caller writes
+ * the hash there (RENDER_HASH_FIELD_BYTES, quotes included) when it has
+ * it.  Returns 0, or -1 if the writer failed.
+ */
+int render_message_fields_hash_later(struct json *j,
+    const struct analysis_message *msg, size_t *hash_at);
+
 /**
  * render_text(out, file, msg, bytes, len):
  * Write ${msg} to ${out} for a person: a header line with ${file}, offset,

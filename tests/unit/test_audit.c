@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "render.h"
+#include "sha256.h"
 #include "unit.h"
 
 #define S(lit) { (lit), sizeof(lit) - 1 }
@@ -561,6 +562,86 @@ START_TEST(connection_fields_follow_the_connection_logged)
 	}
 	free(text);
 	tmp_remove(&t);
+}
+END_TEST
+
+/* ---- hashes from the worker --------------------------------------------- */
+
+/* Message events for ${n} messages of sizes around the offload threshold,
+ * other events between them, the buffer flushed after each (so a line
+ * waiting for its hash is tested against the file at every step): every
+ * line arrives in order, whole, with the hash of its own bytes, and no
+ * placeholder ever reaches the file. */
+static void
+check_offloaded_hashes(size_t max_bytes, size_t n)
+{
+	struct audit_conn c = full_conn();
+	struct analysis_message m = denied_message();
+	struct pw_error err;
+	struct tmp t;
+	struct audit *a;
+	uint8_t *bytes;
+	char *text, *line, want[SHA256_HEX_SIZE], field[100];
+	size_t i, len, lines = 0;
+
+	tmp_make(&t);
+	ck_assert_ptr_nonnull(a = audit_open(t.path, 1 << 20, &err));
+	ck_assert_int_eq(audit_hash_offload(a, 4096, max_bytes, &err), 0);
+	ck_assert_int_ge(audit_hash_fd(a), 0);
+	ck_assert_ptr_nonnull(bytes = malloc(3 * 4096));
+	for (i = 0; i < n; i++) {
+		len = (i * 977) % (3 * 4096);
+		memset(bytes, (int)i, len);
+		m.length = len;
+		ck_assert_int_eq(audit_message(a, &c, i + 1, &m, bytes, len, 0),
+		    0);
+		/* The caller's bytes change at once: the worker has a copy. */
+		memset(bytes, 0xff, len);
+		ck_assert_int_eq(audit_error(a, &c, PW_IO, "between"), 0);
+		ck_assert_int_ge(audit_flush(a, &err), 0);
+		text = slurp(t.path);
+		ck_assert_ptr_null(strstr(text, "\"0000000000000000000000000"));
+		free(text);
+	}
+	ck_assert_int_eq(audit_drain(a, 10000, &err), 0);
+	audit_close(a);
+	text = slurp(t.path);
+	ck_assert_uint_eq(check_lines(text), 2 * n);
+	line = text;
+	for (i = 0; i < n; i++) {
+		len = (i * 977) % (3 * 4096);
+		memset(bytes, (int)i, len);
+		ck_assert_int_eq(sha256_hex(bytes, len, want), 0);
+		snprintf(field, sizeof(field), "\"msg_seq\":%zu,", i + 1);
+		ck_assert_msg(strstr(line, field) != NULL, "line %zu", i);
+		snprintf(field, sizeof(field), "\"sha256\":\"%s\"", want);
+		ck_assert_msg(strstr(line, field) != NULL &&
+		    strstr(line, field) < strchr(line, '\n'),
+		    "message %zu: no %s", i, field);
+		line = strchr(line, '\n') + 1;
+		ck_assert_msg(strstr(line, "\"detail\":\"between\"") != NULL &&
+		    strstr(line, "\"detail\":\"between\"") <
+		    strchr(line, '\n'), "line after message %zu", i);
+		line = strchr(line, '\n') + 1;
+		lines += 2;
+	}
+	ck_assert_uint_eq(lines, 2 * n);
+	free(text);
+	free(bytes);
+	tmp_remove(&t);
+}
+
+START_TEST(offloaded_hashes_arrive_in_order_and_whole)
+{
+	check_offloaded_hashes(1 << 20, 200);
+}
+END_TEST
+
+/* A worker bound below most messages: those are hashed at once instead,
+ * between lines that wait for theirs. */
+START_TEST(offloaded_hashes_past_the_bound_are_computed_at_once)
+{
+	check_offloaded_hashes(6000, 200);
 }
 END_TEST
 
@@ -1320,6 +1401,9 @@ audit_suite(void)
 	tcase_add_test(tc, conn_open_is_one_line_with_the_connection_fields);
 	tcase_add_test(tc, unknown_connection_fields_are_left_out);
 	tcase_add_test(tc, connection_fields_follow_the_connection_logged);
+	tcase_add_test(tc, offloaded_hashes_arrive_in_order_and_whole);
+	tcase_add_test(tc,
+	    offloaded_hashes_past_the_bound_are_computed_at_once);
 	tcase_add_test(tc, tls_event_carries_version_cipher_and_peer_identity);
 	tcase_add_test(tc, message_event_carries_the_fields_of_scan);
 	tcase_add_test(tc, message_without_its_bytes_has_a_null_sha256);

@@ -595,6 +595,8 @@ on_message(struct conn *c, const struct analysis_message *m)
 	c->pending_start += len;
 	if (msg.stream_ends) {
 		if (c->env.mode != POLICY_MODE_DETECT) {
+			if (close_unit(c) < 0)
+				return -1;
 			end_after_drain(c, "analysis_ended");
 			return -1;
 		}

@@ -285,8 +285,10 @@ on_accept(void *cookie, uint32_t events)
 	}
 }
 
+/* The log's file takes bytes again, or the hashing worker has hashes for
+ * lines that wait for them. */
 static void
-on_audit_writable(void *cookie, uint32_t events)
+on_audit_ready(void *cookie, uint32_t events)
 {
 	struct proxy *p = cookie;
 	struct pw_error err;
@@ -325,20 +327,9 @@ after_turn(void *cookie)
 	if (p->audit_watched_fd >= 0)
 		loop_del(p->loop, p->audit_watched_fd);
 	p->audit_watched_fd = -1;
-	if (fd >= 0 && loop_add(p->loop, fd, EPOLLOUT, on_audit_writable,
+	if (fd >= 0 && loop_add(p->loop, fd, EPOLLOUT, on_audit_ready,
 	    p) == 0)
 		p->audit_watched_fd = fd;
-}
-
-/* The worker has hashes: the lines waiting for them can go. */
-static void
-on_audit_hashed(void *cookie, uint32_t events)
-{
-	struct proxy *p = cookie;
-	struct pw_error err;
-
-	(void)events;
-	(void)audit_flush(p->audit, &err);
 }
 
 /* Hash large messages for the audit log on a worker thread: SHA-256 runs
@@ -360,7 +351,7 @@ start_hashing(struct proxy *p)
 		return -1;
 	}
 	if (loop_add(p->loop, audit_hash_fd(p->audit), EPOLLIN,
-	    on_audit_hashed, p) < 0) {
+	    on_audit_ready, p) < 0) {
 		diag(p, "audit", "event loop: %s", strerror(errno));
 		return -1;
 	}

@@ -83,9 +83,10 @@ struct conn {
 	 * before the next read, not after every message. */
 	uint8_t *pending;
 	size_t pending_start, pending_len, pending_cap, pending_fed;
-	/* Bytes queued for the backend by the messages of the current read:
-	 * they go out together, as the client sent them together. */
-	size_t unit_bytes;
+	/* The allowed messages of the current read, pending[unit_start,
+	 * unit_start + unit_bytes): they go out together, as the client
+	 * sent them together (close_unit). */
+	size_t unit_start, unit_bytes;
 	uint64_t scan_ns;	/* analysis time of the current message */
 	uint64_t msg_seq;
 	uint64_t held_bytes;	/* charged to env.buffered_bytes */
@@ -525,19 +526,47 @@ effective_verdict(const struct conn *c, enum analysis_verdict v)
 	    ANALYSIS_DENY;
 }
 
-/* The allowed messages queued since the last call leave in one write
- * when the socket has room (ep_flush): they are those of one client read,
- * so the backend sees the client's own write boundaries, never a message
- * cut in two.  -1: out of memory (the connection has ended). */
+/* The allowed messages of the current unit leave in one write when the
+ * socket has room (here or in ep_flush): they are those of one client
+ * read, so the backend sees the client's own write boundaries, never a
+ * message cut in two.  -1: the connection has ended. */
 static int
 close_unit(struct conn *c)
 {
-	size_t n = c->unit_bytes;
+	struct endpoint *ep = &c->backend;
+	const uint8_t *p = c->pending + c->unit_start;
+	size_t n = c->unit_bytes, sent = 0;
+	struct pw_error err;
 
 	c->unit_bytes = 0;
 	if (n == 0 || c->state == CS_DONE)
 		return 0;
-	if (ep_note_message(&c->backend, n) < 0) {
+	/* Nothing waits before it on a plain socket with room: written
+	 * from the client's bytes, not copied first.  (OpenSSL wants a
+	 * write it could not finish retried from the same buffer, so TLS
+	 * always goes through the queue.) */
+	if (ep->tls == NULL && ep_queued(ep) == 0 && room_for(ep, n)) {
+		switch (ep_write(ep, p, n, &sent, &err)) {
+		case TLS_OK:
+			break;
+		case TLS_ERROR:
+			log_error(c, PW_IO, err.message);
+			finish(c, "backend_error");
+			return -1;
+		default:
+			sent = 0;
+		}
+		c->totals.bytes_to_backend += sent;
+		if (sent == n)
+			return 0;
+	}
+	if (ep_queue(c, ep, p + sent, n - sent) < 0) {
+		log_error(c, PW_LIMIT_ANALYSIS_MEMORY,
+		    "buffer memory cap reached");
+		finish(c, "buffer_memory");
+		return -1;
+	}
+	if (ep_note_message(ep, n - sent) < 0) {
 		log_error(c, PW_INTERNAL, "out of memory");
 		finish(c, "internal_error");
 		return -1;
@@ -545,17 +574,17 @@ close_unit(struct conn *c)
 	return 0;
 }
 
-/* Queue the ${n} client bytes at ${p} for the backend, in the current
- * unit.  -1: the connection has ended. */
+/* Add the ${n} client bytes at pending[${at}] to the current unit, after
+ * closing it if they do not follow it (a message dropped between).
+ * -1: the connection has ended. */
 static int
-forward(struct conn *c, const uint8_t *p, size_t n)
+forward(struct conn *c, size_t at, size_t n)
 {
-	if (ep_queue(c, &c->backend, p, n) < 0) {
-		log_error(c, PW_LIMIT_ANALYSIS_MEMORY,
-		    "buffer memory cap reached");
-		finish(c, "buffer_memory");
+	if (c->unit_bytes > 0 && c->unit_start + c->unit_bytes != at &&
+	    close_unit(c) < 0)
 		return -1;
-	}
+	if (c->unit_bytes == 0)
+		c->unit_start = at;
 	c->unit_bytes += n;
 	return 0;
 }
@@ -582,7 +611,7 @@ on_message(struct conn *c, const struct analysis_message *m)
 		len = held;
 
 	if (msg.verdict != ANALYSIS_DENY) {
-		if (forward(c, bytes, len) < 0)
+		if (forward(c, c->pending_start, len) < 0)
 			return -1;
 		c->totals.messages_to_backend++;
 	} else if (c->env.listener->on_deny == CONFIG_ON_DENY_CLOSE ||
@@ -639,7 +668,7 @@ analyze_pending(struct conn *c)
 			return -1;
 	}
 	if (c->analysis_ended && c->pending_len > c->pending_start) {
-		if (forward(c, c->pending + c->pending_start,
+		if (forward(c, c->pending_start,
 		    c->pending_len - c->pending_start) < 0)
 			return -1;
 		c->pending_start = c->pending_fed = c->pending_len;

@@ -1065,6 +1065,38 @@ def test_logging_on_deny_drop_keeps_connection(t):
             "audit: conn_close 5 in, 4 out (%s)" % close)
 
 
+def test_drop_inside_one_record_forwards_the_rest_in_order(t):
+    """Allowed, denied, allowed, allowed messages written at once (one TLS
+    record): the allowed ones reach the backend whole and in order, the
+    denied one never does, and the connection stays up."""
+    be, pw = _logging_setup(t, on_deny="drop")
+    marker = os.path.join(t.dir, "PWNED-record")
+    h = TLSSocketHandler("127.0.0.1", pw.port("logging"), t.client_ctx())
+    records = [{"msg": "one"}, {"msg": "attack",
+                                "payload": Evil("touch " + marker)},
+               {"msg": "two"}, {"msg": "three"}]
+    frames = [h.makePickle(logging.makeLogRecord(r)) for r in records]
+    good = [frames[0], frames[2], frames[3]]
+    s = socket.create_connection(("127.0.0.1", pw.port("logging")),
+                                 timeout=IO_TIMEOUT)
+    s = t.client_ctx().wrap_socket(s, server_hostname="localhost")
+    s.sendall(frames[0] + frames[1] + frames[2] + frames[3])
+    be.wait_bytes(sum(map(len, good)))
+    s.sendall(frames[0])
+    be.wait_bytes(sum(map(len, good)) + len(frames[0]))
+    s.close()
+    raw = b"".join(be.raw().values())
+    t.check(raw == b"".join(good) + frames[0],
+            "backend received the allowed messages whole and in order, "
+            "then the next one on the same connection")
+    t.check(frames[1] not in be.all_bytes() and not os.path.exists(marker),
+            "the dropped message never reached the backend")
+    recs = be.wait_events("record", 4)
+    t.check([r["msg"] for r in recs] == ["one", "two", "three", "one"],
+            "receiver got one, two, three, one (%s)" %
+            [r["msg"] for r in recs])
+
+
 def test_allowed_message_just_before_a_denied_one_is_delivered(t):
     """An allowed message and a denied one arriving together (one TCP
     read): on_deny = close must still deliver the allowed one, which was
@@ -1910,6 +1942,7 @@ TESTS = [
     test_logging_write_then_close_tls13_all_records_arrive,
     test_tls13_session_tickets_off_by_default_and_configurable,
     test_logging_on_deny_drop_keeps_connection,
+    test_drop_inside_one_record_forwards_the_rest_in_order,
     test_allowed_message_just_before_a_denied_one_is_delivered,
     test_conn_close_reason_names_the_side_that_closed,
     test_multiprocessing_handshake_and_objects_roundtrip,

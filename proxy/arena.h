@@ -55,6 +55,18 @@ void arena_free(struct arena *a);
 int arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p);
 
 /**
+ * arena_round(size):
+ * The bytes an allocation of ${size} takes from a chunk.
+ */
+static inline size_t
+arena_round(size_t size)
+{
+	const size_t align = _Alignof(max_align_t);
+
+	return size == 0 ? align : (size + align - 1) / align * align;
+}
+
+/**
  * arena_alloc_fast(a, size):
  * What arena_alloc() would return for ${size} bytes when that fits in the
  * current chunk (so no bound can be passed), or NULL when arena_alloc()
@@ -63,13 +75,12 @@ int arena_alloc(struct arena *a, size_t size, uint64_t max_bytes, void **p);
 static inline void *
 arena_alloc_fast(struct arena *a, size_t size)
 {
-	const size_t align = _Alignof(max_align_t);
 	struct arena_chunk *c = a->top;
 	void *p;
 
 	if (c == NULL || size > ARENA_FAST_MAX_BYTES)
 		return NULL;
-	size = size == 0 ? align : (size + align - 1) / align * align;
+	size = arena_round(size);
 	if (c->size - c->used < size)
 		return NULL;
 	p = (char *)c->data + c->used;

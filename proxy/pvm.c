@@ -301,10 +301,13 @@ enum pv_kind {
 #define PVF_STATIC	0x20	/* a shared instance outside the arena */
 #define PVF_MOVED	0x40	/* copied by arena_compact: see u.moved_to */
 #define PVF_VALUE	0x80	/* PV_INT, PV_BOOL: u.value is exact */
+#define PVF_SAFE_KEY	0x100	/* str: text known, and no method name
+				 * (plants_a_method), so that a dict key
+				 * costs one test (note_dict_key) */
 
 struct pv {
 	uint8_t kind;
-	uint8_t flags;
+	uint16_t flags;
 	uint32_t depth;		/* container nesting below this value */
 	union {
 		struct pvm_str str;	/* PV_STR; ptr NULL: too long to keep */
@@ -599,12 +602,6 @@ fail(struct pvm *vm, enum pw_code code, const char *fmt, ...)
 }
 
 static const struct pvm_str unknown_str = { PVM_UNKNOWN_NAME, 1 };
-
-static bool
-str_eq(struct pvm_str a, const char *z)
-{
-	return a.ptr != NULL && a.len == strlen(z) && memcmp(a.ptr, z, a.len) == 0;
-}
 
 /* "a" + "." + "b" in the arena. */
 static const char *
@@ -1109,6 +1106,32 @@ new_value(struct pvm *vm, enum pv_kind kind)
 	return v;
 }
 
+/* Attributes that, set on an instance by a default __setstate__, change
+ * what a later opcode calls: the methods CPython looks up on the instance
+ * (BUILD's __setstate__, APPENDS' extend and append, ADDITEMS' add), and
+ * __class__ and __dict__, which a slot state's setattr can replace
+ * wholesale.  (__setitem__, __hash__ and __buffer__ are type slots.) */
+static inline bool
+plants_a_method(struct pvm_str key)
+{
+	/* By length first: this runs for every key of every dict. */
+	switch (key.len) {
+	case 3:
+		return memcmp(key.ptr, "add", 3) == 0;
+	case 6:
+		return memcmp(key.ptr, "extend", 6) == 0 ||
+		    memcmp(key.ptr, "append", 6) == 0;
+	case 8:
+		return memcmp(key.ptr, "__dict__", 8) == 0;
+	case 9:
+		return memcmp(key.ptr, "__class__", 9) == 0;
+	case 12:
+		return memcmp(key.ptr, "__setstate__", 12) == 0;
+	default:
+		return false;
+	}
+}
+
 /* A str whose text ${s} already lives in the arena (NULL: too long to
  * keep). */
 static struct pv *
@@ -1122,6 +1145,8 @@ new_str(struct pvm *vm, const char *s, size_t len)
 		return NULL;
 	v->u.str.ptr = s;
 	v->u.str.len = len;
+	if (!plants_a_method(v->u.str))
+		v->flags = PVF_SAFE_KEY;
 	return v;
 }
 
@@ -1237,34 +1262,13 @@ hash_key(struct pvm *vm, const struct pv *key)
 	return 0;
 }
 
-/* Attributes that, set on an instance by a default __setstate__, change
- * what a later opcode calls: the methods CPython looks up on the instance
- * (BUILD's __setstate__, APPENDS' extend and append, ADDITEMS' add), and
- * __class__ and __dict__, which a slot state's setattr can replace
- * wholesale.  (__setitem__, __hash__ and __buffer__ are type slots.) */
-static bool
-plants_a_method(struct pvm_str key)
-{
-	static const char *const names[] = {
-		"__setstate__", "extend", "append", "add", "__class__",
-		"__dict__",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (str_eq(key, names[i]))
-			return true;
-	return false;
-}
-
 /* A plain dict gained ${key}: could an instance dict or a slot state
  * built from it set a method a later opcode calls? */
 static void
 note_dict_key(struct pv *dict, const struct pv *key)
 {
 	dict->flags |= PVF_HAS_ITEMS;
-	if (key->kind != PV_STR || key->u.str.ptr == NULL ||
-	    plants_a_method(key->u.str))
+	if (!(key->flags & PVF_SAFE_KEY))
 		dict->flags |= PVF_SUSPECT_KEYS;
 }
 
@@ -2332,60 +2336,690 @@ take_data(struct pvm *vm, const uint8_t *p)
 	return 0;
 }
 
+/* ---- the fast path ---------------------------------------------------- */
+
+/*
+ * The opcodes that make up nearly all of real pickles are run by
+ * run_whole_opcodes() itself, with the stack in registers, whenever they
+ * can neither fail nor call anything: each fast path first checks
+ * everything the handler would (limits, types, room in the arena chunk and
+ * on the stack) and, if any check could go the other way, changes nothing
+ * and hands the opcode to its handler, which then does exactly what it
+ * always did, failure and reason included.
+ */
+
+#define HIGH_BITS64 0x8080808080808080ULL
+
+/* Whether the ${n} <= 64 bytes at ${p} are all ASCII: whole words, the
+ * last one overlapping the one before. */
+static inline bool
+short_is_ascii(const uint8_t *p, size_t n)
+{
+	uint64_t w, high = 0;
+	uint32_t h;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, p + i, 8);
+			high |= w;
+		}
+		memcpy(&w, p + n - 8, 8);
+		return ((high | w) & HIGH_BITS64) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&h, p, 4);
+		high = h;
+		memcpy(&h, p + n - 4, 4);
+		return ((high | h) & 0x80808080U) == 0;
+	}
+	for (i = 0; i < n; i++)
+		high |= p[i];
+	return high < 0x80;
+}
+
+/* memcpy() of ${n} <= 64 bytes, as short_is_ascii() reads them (a call,
+ * or the compiler's inline rep movs, costs more than the copy). */
+static inline void
+short_copy(char *dst, const uint8_t *src, size_t n)
+{
+	uint64_t w;
+	uint32_t h;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, src + i, 8);
+			memcpy(dst + i, &w, 8);
+		}
+		memcpy(&w, src + n - 8, 8);
+		memcpy(dst + n - 8, &w, 8);
+	} else if (n >= 4) {
+		memcpy(&h, src, 4);
+		memcpy(dst, &h, 4);
+		memcpy(&h, src + n - 4, 4);
+		memcpy(dst + n - 4, &h, 4);
+	} else {
+		for (i = 0; i < n; i++)
+			dst[i] = (char)src[i];
+	}
+}
+
+/* memcpy() as libc does it: inlined, with a size it knows to be below
+ * 4 KiB, the compiler emits rep movs, several times slower on a kept
+ * string of a few KiB. */
+static __attribute__((noinline)) void
+long_copy(char *dst, const uint8_t *src, size_t n)
+{
+	memcpy(dst, src, n);
+}
+
+/* Whether ${n} bytes at ${p} are what load_binunicode decodes (UTF-8 with
+ * surrogatepass). */
+static inline bool
+fast_utf8_ok(const uint8_t *p, size_t n)
+{
+	if (n <= 64 ? short_is_ascii(p, n) :
+	    pvm_text_is_ascii((const char *)p, n))
+		return true;
+	return pvm_text_is_utf8((const char *)p, n, true);
+}
+
+/* SETITEM(S) of the ${n} (even, > 0) values at ${items} into the plain dict
+ * ${d}: true when done; false, with nothing changed, when a key must be
+ * hashed by a call or cannot be, or a limit would be passed. */
+static inline bool
+fast_dict_items(const struct pvm *vm, struct pv *d, struct pv *const *items,
+    size_t n)
+{
+	uint32_t depth = d->depth;
+	uint16_t flags = PVF_HAS_ITEMS;
+	size_t i;
+
+	if (n / 2 > vm->limits.max_container_items - d->u.coll.items)
+		return false;
+	for (i = 0; i < n; i += 2) {
+		const struct pv *key = items[i], *value = items[i + 1];
+
+		if (!pv_is_plain(key) ||
+		    (key->flags & (PVF_UNHASHABLE | PVF_HOLDS_OBJECT)))
+			return false;
+		if (!(key->flags & PVF_SAFE_KEY))
+			flags |= PVF_SUSPECT_KEYS;
+		if (value->depth + 1 > depth)
+			depth = value->depth + 1;
+	}
+	if (depth > d->depth && depth > vm->limits.max_nesting)
+		return false;
+	d->u.coll.items += n / 2;
+	d->depth = depth;
+	d->flags |= flags;
+	return true;
+}
+
+/* APPEND(S) of the ${n} (> 0) values at ${items} to the plain list ${l}, as
+ * fast_dict_items(). */
+static inline bool
+fast_list_items(const struct pvm *vm, struct pv *l, struct pv *const *items,
+    size_t n)
+{
+	uint32_t depth = l->depth;
+	size_t i;
+
+	if (n > vm->limits.max_container_items - l->u.coll.items)
+		return false;
+	for (i = 0; i < n; i++)
+		if (items[i]->depth + 1 > depth)
+			depth = items[i]->depth + 1;
+	if (depth > l->depth && depth > vm->limits.max_nesting)
+		return false;
+	l->u.coll.items += n;
+	l->depth = depth;
+	return true;
+}
+
+/* TUPLE1/2/3 of the ${n} values at ${items}, or NULL, with nothing
+ * changed, when pop_tuple() must run. */
+static inline struct pv *
+fast_tuple(struct pvm *vm, struct pv *const *items, size_t n)
+{
+	uint32_t depth = 0;
+	uint16_t any_flags = 0;
+	uint8_t top_kind = 0;
+	struct pv *v, **copy;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		any_flags |= items[i]->flags;
+		if (items[i]->kind > top_kind)
+			top_kind = items[i]->kind;
+		if (items[i]->depth > depth)
+			depth = items[i]->depth;
+	}
+	if (n > vm->limits.max_container_items ||
+	    depth + 1 > vm->limits.max_nesting)
+		return NULL;
+	/* new_value() and the items, as two allocations would place them. */
+	if ((v = arena_alloc_fast(vm->arena, arena_round(sizeof(*v)) +
+	    arena_round(n * sizeof(*copy)))) == NULL)
+		return NULL;
+	copy = (struct pv **)(void *)((char *)v + arena_round(sizeof(*v)));
+	memset(v, 0, sizeof(*v));
+	v->kind = PV_TUPLE;
+	v->flags = (any_flags & PVF_UNHASHABLE) |
+	    ((any_flags & PVF_HOLDS_OBJECT) || top_kind >= PV_GLOBAL ?
+	    PVF_HOLDS_OBJECT : 0);
+	v->depth = depth + 1;
+	for (i = 0; i < n; i++)
+		copy[i] = items[i];
+	v->u.tuple.items = copy;
+	v->u.tuple.n = n;
+	return v;
+}
+
+/* EMPTY_DICT, EMPTY_LIST, EMPTY_SET: new_value() when the chunk has room. */
+static inline struct pv *
+fast_container(struct pvm *vm, enum pv_kind kind)
+{
+	struct pv *v = arena_alloc_fast(vm->arena, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	v->flags = PVF_UNHASHABLE;
+	if (kind == PV_DICT)
+		v->u.coll.calls_at_creation = vm->calls_total;
+	return v;
+}
+
+/* A counted str of ${n} bytes at ${p} short enough to keep, as
+ * take_data() + op_counted_str() make it, or NULL, with nothing changed. */
+static inline struct pv *
+fast_str(struct pvm *vm, const uint8_t *p, size_t n)
+{
+	struct pv *v;
+	char *keep;
+
+	/* Short enough to keep (STR_KEEP_MAX) and for arena_alloc_fast(). */
+	if (n > STR_KEEP_MAX || arena_round(n + 1) + arena_round(sizeof(*v)) >
+	    ARENA_FAST_MAX_BYTES || n > vm->limits.max_string_bytes ||
+	    !fast_utf8_ok(p, n))
+		return NULL;
+	/* The text, then the value, as two allocations would place them. */
+	if ((keep = arena_alloc_fast(vm->arena, arena_round(n + 1) +
+	    arena_round(sizeof(*v)))) == NULL)
+		return NULL;
+	v = (struct pv *)(void *)(keep + arena_round(n + 1));
+	if (n <= 64)
+		short_copy(keep, p, n);
+	else
+		long_copy(keep, p, n);
+	keep[n] = '\0';
+	memset(v, 0, sizeof(*v));
+	v->kind = PV_STR;
+	v->u.str.ptr = keep;
+	v->u.str.len = n;
+	if (!plants_a_method(v->u.str))
+		v->flags = PVF_SAFE_KEY;
+	return v;
+}
+
+/* One opcode the fast path left to the handlers: decode it at ${q}, where
+ * ${room} bytes are readable and the pickle is at ${pos}, and run it.
+ * Returns the bytes it took (0: it is not whole in ${room}, or is a line
+ * opcode: the state machine reads it), or -1 when the reader must stop
+ * here (failure, STOP, a FRAME that moves the bound) after *${used}
+ * bytes. */
+static __attribute__((noinline)) ptrdiff_t
+run_generic(struct pvm *vm, const uint8_t *q, size_t room, uint64_t pos,
+    size_t *used)
+{
+	uint8_t code = *q, meta = op_head_bytes[code];
+	size_t head = meta & HEAD_BYTES;
+	uint64_t arg;
+
+	*used = 0;
+	if (head == 0 || room < head)
+		return -1;
+	arg = decode_head(q, head, room);
+	if ((meta & HEAD_DATA) && arg > room - head)
+		return -1;
+	vm->report.opcodes++;
+	vm->op = &optable[code];
+	vm->op_pos = pos;
+	vm->arg = arg;
+	vm->pos = pos + head;
+	*used = head;
+	if (meta & HEAD_DATA) {
+		if (take_data(vm, q + head) < 0)
+			return -1;
+		*used = head + (size_t)arg;
+		vm->pos = pos + *used;
+		if (end_data(vm) < 0 || vm->rstate == RS_END)
+			return -1;
+		return (ptrdiff_t)*used;
+	}
+	/* After FRAME the bound moves: let the reader recompute it. */
+	if (execute(vm) < 0 || vm->rstate == RS_END || code == OP_FRAME)
+		return -1;
+	return (ptrdiff_t)head;
+}
+
+/* Picklers memoize nearly every str and container right after pushing it:
+ * the MEMOIZE or BINPUT at ${q} (before ${end}) for the value ${v} just
+ * pushed, run as the put fast path would.  Returns its length, or 0 if
+ * there is none or it must go through the dispatch after all. */
+static inline size_t
+fused_put(struct pvm *vm, const uint8_t *q, const uint8_t *end,
+    struct pv *v)
+{
+	uint64_t key;
+	size_t len;
+
+	if (q >= end)
+		return 0;
+	if (*q == OP_MEMOIZE) {
+		key = pvm_memo_len(vm->memo);
+		len = 1;
+	} else if (*q == OP_BINPUT && end - q >= 2) {
+		key = q[1];
+		len = 2;
+	} else {
+		return 0;
+	}
+	if (key >= vm->limits.max_memo_entries ||
+	    !pvm_memo_put_dense(vm->memo, key, v))
+		return 0;
+	return len;
+}
+
+/* The opcodes run_whole_opcodes() runs itself; fast_index maps a code
+ * byte to its place here, 0 (FAST_GENERIC) for all the others. */
+#define FAST_OPS(X)							\
+	X(BININT1) X(BININT2) X(BININT) X(BINFLOAT) X(NONE) X(NEWTRUE)	\
+	X(NEWFALSE) X(EMPTY_TUPLE) X(EMPTY_DICT) X(EMPTY_LIST)		\
+	X(EMPTY_SET) X(SHORT_BINUNICODE) X(BINUNICODE) X(SHORT_BINBYTES)	\
+	X(BINBYTES) X(LONG1) X(BINGET) X(LONG_BINGET) X(MEMOIZE)	\
+	X(BINPUT) X(LONG_BINPUT) X(MARK) X(TUPLE1) X(TUPLE2) X(TUPLE3)	\
+	X(APPEND) X(SETITEM) X(APPENDS) X(SETITEMS) X(PROTO) X(FRAME)	\
+	X(STOP)
+
+enum fast_op {
+	FAST_GENERIC,
+#define FAST_ENUM(name) FAST_##name,
+	FAST_OPS(FAST_ENUM)
+#undef FAST_ENUM
+};
+
+static const uint8_t fast_index[256] = {
+#define FAST_INDEX(name) [OP_##name] = FAST_##name,
+	FAST_OPS(FAST_INDEX)
+#undef FAST_INDEX
+};
+
+/*
+ * With GNU C (gcc, clang), each fast opcode ends in a jump of its own to
+ * the next opcode's code ("threaded code"), so that the branch predictor
+ * learns which opcode follows which; elsewhere one switch does it.
+ */
+#if defined(__GNUC__)
+#define FAST_THREADED 1
+#endif
+
+/* The stack of a pvm that has none yet: no room, so every push goes to
+ * the handlers, which allocate one. */
+static struct pv *no_stack[1];
+
 /*
  * The common case: opcodes whose argument, if any, is fixed-size or counted
- * and whose bytes (data included) are all in ${p}.  They are decoded here
- * and handed straight to execute(), without a trip through the reader's
- * state machine for each.  Lines and opcodes split across calls are left
- * to the state machine.  Returns the bytes used.
+ * and whose bytes (data included) are all in ${p}.  The hot ones run here
+ * (see "the fast path"); the others are decoded here and handed straight
+ * to execute(), without a trip through the reader's state machine for
+ * each.  Lines and opcodes split across calls are left to the state
+ * machine.  Returns where it stopped in ${p}.
+ *
+ * Since ${avail} stops at vm->bound, data that fits in it can pass neither
+ * the message limit nor the end of its frame: check_data_len() can only
+ * refuse such data for the string limit (or LONG4's sign), which the fast
+ * paths check themselves.
  */
-static __attribute__((noinline)) size_t
+static __attribute__((noinline)) const uint8_t *
 run_whole_opcodes(struct pvm *vm, const uint8_t *p, size_t avail)
 {
-	const uint8_t *q = p, *end = p + avail;
-	uint64_t left, arg, pos = vm->pos;
-	size_t head;
-	uint8_t code, meta;
+	/*
+	 * Kept in registers: the stack as pointers (top, its end, the top
+	 * MARK) and the count of opcodes run here.  The opcode last run is
+	 * only worked out on the way out.
+	 */
+#define STACK_BASE() (vm->stack != NULL ? vm->stack : no_stack)
+#define ROOM() ((size_t)(end - q))
+#ifdef FAST_THREADED
+	static const void *const fast_label[] = {
+		&&generic,
+#define FAST_LABEL(name) &&fast_##name,
+		FAST_OPS(FAST_LABEL)
+#undef FAST_LABEL
+	};
+#define FAST(name) fast_##name:
+#define DISPATCH() goto *fast_label[fast_index[*q]]
+#else
+#define FAST(name) case FAST_##name:
+#define DISPATCH() goto dispatch
+#endif
+	/* The fast opcode at q took ${h} bytes: on to the next one. */
+#define DONE_NEXT(h) do {						\
+		step = (h);						\
+		q += step;						\
+		ops++;							\
+		if (q >= end)						\
+			goto out_fast;					\
+		DISPATCH();						\
+	} while (0)
+#define PUSH_NEXT(value, h) do {					\
+		v = (value);						\
+		if (top == stack_end)					\
+			goto generic;					\
+		*top++ = v;						\
+		DONE_NEXT(h);						\
+	} while (0)
+	/* The same for a value that is usually memoized next. */
+#define PUSH_PUT_NEXT(value, h) do {					\
+		v = (value);						\
+		if (top == stack_end)					\
+			goto generic;					\
+		*top++ = v;						\
+		step = (h);						\
+		q += step;						\
+		ops++;							\
+		if ((put = fused_put(vm, q, end, v)) > 0) {		\
+			step = put;					\
+			q += put;					\
+			ops++;						\
+		}							\
+		if (q >= end)						\
+			goto out_fast;					\
+		DISPATCH();						\
+	} while (0)
+	const uint8_t *q = p, *end = p + avail, *last = NULL;
+	struct pv **top, **stack_end, **fence_ptr, *v, *target;
+	uint64_t left, ops = 0, key, n;
+	size_t head, x, sp, used, put, step = 0;
+	ptrdiff_t r;
 
-	/* No handler reads the opcode count or moves pos: both can live in
-	 * registers between opcodes. */
 	left = vm->report.opcodes < vm->limits.max_opcodes ?
 	    vm->limits.max_opcodes - vm->report.opcodes : 0;
-	while (q < end) {
-		if (left == 0)
-			break;
-		code = *q;
-		meta = op_head_bytes[code];
-		head = meta & HEAD_BYTES;
-		if (head == 0 || (size_t)(end - q) < head)
-			break;
-		arg = decode_head(q, head, (size_t)(end - q));
-		if ((meta & HEAD_DATA) && arg > (size_t)(end - q) - head)
-			break;
-		left--;
-		vm->report.opcodes++;
-		vm->op = &optable[code];
-		vm->op_pos = pos;
-		vm->arg = arg;
-		q += head;
-		pos += head;
-		vm->pos = pos;
-		if (meta & HEAD_DATA) {
-			if (take_data(vm, q) < 0)
-				break;
-			q += (size_t)arg;
-			pos += arg;
-			vm->pos = pos;
-			if (end_data(vm) < 0 || vm->rstate == RS_END)
-				break;
-			continue;
+	/* An opcode takes a byte at least: stopping ${left} bytes on is
+	 * stopping before the opcode limit, with no test per opcode (near
+	 * the limit, the reader calls again or reads on byte by byte and
+	 * fails at the same opcode). */
+	if (left < avail)
+		end = p + left;
+	top = STACK_BASE() + vm->stack_len;
+	stack_end = STACK_BASE() + vm->stack_cap;
+	fence_ptr = STACK_BASE() + fence(vm);
+	if (q >= end)
+		goto out;
+
+#ifndef FAST_THREADED
+dispatch:
+	switch (fast_index[*q]) {
+	default:
+		goto generic;
+#endif
+	DISPATCH();
+	FAST(BININT1)
+		if (ROOM() < 2)
+			goto generic;
+		/* 0 to 255: all small. */
+		PUSH_NEXT(&pv_small_ints[q[1] - SMALL_INT_MIN], 2);
+	FAST(BININT2)
+		if (ROOM() < 3)
+			goto generic;
+		PUSH_NEXT(int_value((int64_t)decode_fixed(q + 1, 2)), 3);
+	FAST(BININT)
+		if (ROOM() < 5)
+			goto generic;
+		PUSH_NEXT(int_value((int32_t)(uint32_t)decode_fixed(q + 1, 4)),
+		    5);
+	FAST(BINFLOAT)
+		if (ROOM() < 9)
+			goto generic;
+		PUSH_NEXT(&pv_float, 9);
+	FAST(NONE)
+		PUSH_NEXT(&pv_none, 1);
+	FAST(NEWTRUE)
+		PUSH_NEXT(&pv_true, 1);
+	FAST(NEWFALSE)
+		PUSH_NEXT(&pv_false, 1);
+	FAST(EMPTY_TUPLE)
+		PUSH_NEXT(&pv_empty_tuple, 1);
+	FAST(EMPTY_DICT)
+		if (top == stack_end ||
+		    (v = fast_container(vm, PV_DICT)) == NULL)
+			goto generic;
+		PUSH_PUT_NEXT(v, 1);
+	FAST(EMPTY_LIST)
+		if (top == stack_end ||
+		    (v = fast_container(vm, PV_LIST)) == NULL)
+			goto generic;
+		PUSH_PUT_NEXT(v, 1);
+	FAST(EMPTY_SET)
+		if (top == stack_end ||
+		    (v = fast_container(vm, PV_SET)) == NULL)
+			goto generic;
+		PUSH_PUT_NEXT(v, 1);
+	FAST(SHORT_BINUNICODE)
+		if (ROOM() < 2)
+			goto generic;
+		n = q[1];
+		head = 2;
+		goto str;
+	FAST(BINUNICODE)
+		if (ROOM() < 5)
+			goto generic;
+		n = decode_fixed(q + 1, 4);
+		head = 5;
+	str:
+		if (n > ROOM() - head || top == stack_end ||
+		    (v = fast_str(vm, q + head, (size_t)n)) == NULL)
+			goto generic;
+		PUSH_PUT_NEXT(v, head + (size_t)n);
+	FAST(SHORT_BINBYTES)
+		if (ROOM() < 2)
+			goto generic;
+		n = q[1];
+		head = 2;
+		goto bytes;
+	FAST(BINBYTES)
+		if (ROOM() < 5)
+			goto generic;
+		n = decode_fixed(q + 1, 4);
+		head = 5;
+	bytes:
+		if (n > ROOM() - head || n > vm->limits.max_string_bytes)
+			goto generic;
+		PUSH_NEXT(&pv_bytes, head + (size_t)n);
+	FAST(LONG1)
+		if (ROOM() < 2 || q[1] > ROOM() - 2)
+			goto generic;
+		PUSH_NEXT(&pv_int, 2 + (size_t)q[1]);
+	FAST(BINGET)
+		if (ROOM() < 2 || q[1] >= vm->memo->dense_cap ||
+		    (v = vm->memo->dense[q[1]]) == NULL)
+			goto generic;
+		PUSH_NEXT(v, 2);
+	FAST(LONG_BINGET)
+		if (ROOM() < 5 ||
+		    (key = decode_fixed(q + 1, 4)) >= vm->memo->dense_cap ||
+		    (v = vm->memo->dense[key]) == NULL)
+			goto generic;
+		PUSH_NEXT(v, 5);
+	FAST(MEMOIZE)
+		key = pvm_memo_len(vm->memo);
+		head = 1;
+		goto put;
+	FAST(BINPUT)
+		if (ROOM() < 2)
+			goto generic;
+		key = q[1];
+		head = 2;
+		goto put;
+	FAST(LONG_BINPUT)
+		if (ROOM() < 5)
+			goto generic;
+		key = decode_fixed(q + 1, 4);
+		head = 5;
+	put:
+		if (top <= fence_ptr || key >= vm->limits.max_memo_entries ||
+		    !pvm_memo_put_dense(vm->memo, key, top[-1]))
+			goto generic;
+		DONE_NEXT(head);
+	FAST(MARK)
+		if (vm->n_marks == vm->marks_cap)
+			goto generic;
+		vm->marks[vm->n_marks++] = (size_t)(top - STACK_BASE());
+		fence_ptr = top;
+		DONE_NEXT(1);
+	FAST(TUPLE1)
+		n = 1;
+		goto tuple;
+	FAST(TUPLE2)
+		n = 2;
+		goto tuple;
+	FAST(TUPLE3)
+		n = 3;
+	tuple:
+		if ((uint64_t)(top - fence_ptr) < n ||
+		    (v = fast_tuple(vm, top - n, (size_t)n)) == NULL)
+			goto generic;
+		top -= n;
+		PUSH_PUT_NEXT(v, 1);
+	FAST(APPEND)
+		/* do_append(vm, stack_len - 1). */
+		if (top - fence_ptr <= 1 || (target = top[-2])->kind != PV_LIST ||
+		    !fast_list_items(vm, target, top - 1, 1))
+			goto generic;
+		top--;
+		DONE_NEXT(1);
+	FAST(SETITEM)
+		/* do_setitems(vm, stack_len - 2). */
+		if (top - fence_ptr <= 2 || (target = top[-3])->kind != PV_DICT ||
+		    !fast_dict_items(vm, target, top - 2, 2))
+			goto generic;
+		top -= 2;
+		DONE_NEXT(1);
+	FAST(APPENDS)
+		/* The MARK goes; the fence becomes the one below. */
+		if (vm->n_marks == 0)
+			goto generic;
+		x = vm->marks[vm->n_marks - 1];
+		sp = (size_t)(top - STACK_BASE());
+		if (x > sp || x <= (vm->n_marks > 1 ?
+		    vm->marks[vm->n_marks - 2] : 0))
+			goto generic;
+		if (x < sp && ((target = STACK_BASE()[x - 1])->kind != PV_LIST ||
+		    !fast_list_items(vm, target, STACK_BASE() + x, sp - x)))
+			goto generic;
+		goto pop_mark;
+	FAST(SETITEMS)
+		if (vm->n_marks == 0)
+			goto generic;
+		x = vm->marks[vm->n_marks - 1];
+		sp = (size_t)(top - STACK_BASE());
+		if (x > sp || x <= (vm->n_marks > 1 ?
+		    vm->marks[vm->n_marks - 2] : 0))
+			goto generic;
+		if (x < sp && ((sp - x) % 2 != 0 ||
+		    (target = STACK_BASE()[x - 1])->kind != PV_DICT ||
+		    !fast_dict_items(vm, target, STACK_BASE() + x, sp - x)))
+			goto generic;
+	pop_mark:
+		vm->n_marks--;
+		top = STACK_BASE() + x;
+		fence_ptr = STACK_BASE() + fence(vm);
+		DONE_NEXT(1);
+	FAST(PROTO)
+		if (ROOM() < 2 || q[1] > PICKLE_HIGHEST_PROTOCOL)
+			goto generic;
+		vm->proto = q[1];
+		vm->report.protocol = q[1];
+		DONE_NEXT(2);
+	FAST(FRAME)
+		/* op_frame(), and the reader's new bound: the frame's end. */
+		if (ROOM() < 9 || vm->in_frame)
+			goto generic;
+		n = decode_head(q, 9, ROOM());
+		key = vm->pos + (uint64_t)(q + 9 - p);	/* pos after it */
+		if (n > vm->limits.max_message_bytes - key)
+			goto generic;
+		if (n > 0) {
+			vm->in_frame = true;
+			vm->frame_end = key + n;
+			vm->bound = vm->frame_end;
+			if (n < (uint64_t)(end - (q + 9)))
+				end = q + 9 + n;
 		}
-		/* After FRAME the bound moves: let the reader recompute it. */
-		if (execute(vm) < 0 || vm->rstate == RS_END ||
-		    code == OP_FRAME)
-			break;
+		DONE_NEXT(9);
+	FAST(STOP)
+		if (top <= fence_ptr || (vm->in_frame && vm->frame_end !=
+		    vm->pos + (uint64_t)(q + 1 - p)))
+			goto generic;
+		top--;
+		vm->report.complete = true;
+		vm->rstate = RS_END;
+		step = 1;
+		q++;
+		ops++;
+		goto out_fast;
+#ifndef FAST_THREADED
 	}
-	return (size_t)(q - p);
+#endif
+
+generic:
+	/* The handlers see the state as they always have. */
+	vm->stack_len = (size_t)(top - STACK_BASE());
+	vm->report.opcodes += ops;
+	ops = 0;
+	r = run_generic(vm, q, ROOM(), vm->pos + (uint64_t)(q - p), &used);
+	if (used > 0) {
+		/* Counted by run_generic(), which also moved pos and set
+		 * vm->op. */
+		step = 0;
+		q += used;
+		p = q;
+	}
+	top = STACK_BASE() + vm->stack_len;
+	stack_end = STACK_BASE() + vm->stack_cap;
+	fence_ptr = STACK_BASE() + fence(vm);
+	if (r < 0 || q >= end)
+		goto out;
+	DISPATCH();
+
+out_fast:
+	/* The last opcode, ${step} bytes before q, was a fast one. */
+	last = q - step;
+	goto out_last;
+out:
+	if (step > 0)
+		last = q - step;
+out_last:
+	vm->stack_len = (size_t)(top - STACK_BASE());
+	vm->report.opcodes += ops;
+	if (last != NULL) {
+		/* As if it had been through the handlers. */
+		vm->op = &optable[*last];
+		vm->op_pos = vm->pos + (uint64_t)(last - p);
+	}
+	vm->pos += (uint64_t)(q - p);
+	return q;
+#undef STACK_BASE
+#undef ROOM
+#undef FAST
+#undef DISPATCH
+#undef DONE_NEXT
+#undef PUSH_NEXT
+#undef PUSH_PUT_NEXT
 }
 
 /* The reader reached vm->bound: the end of a frame, which is fine between
@@ -2430,7 +3064,8 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 
 		switch (vm->rstate) {
 		case RS_OPCODE:
-			if ((n = run_whole_opcodes(vm, buf + i, avail)) > 0) {
+			if ((n = (size_t)(run_whole_opcodes(vm, buf + i,
+			    avail) - (buf + i))) > 0) {
 				i += n;
 				break;
 			}

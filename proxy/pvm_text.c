@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "pvm_text.h"
@@ -118,6 +119,453 @@ first_high_byte(uint64_t high)
 #endif
 }
 
+/*
+ * Long runs are validated in blocks of 16, 32 or 64 bytes with no branch
+ * per character.  Every byte is checked against the three before it
+ * (loaded from memory, one to three bytes back), so a block needs no state
+ * from the one before.  A block may cut the last character; utf8_blocks()
+ * returns that character's start and the scalar code checks it again.
+ * The implementations, best first: the lookup-table method of Keiser and
+ * Lemire ("Validating UTF-8 in less than one instruction per byte", 2021,
+ * as simdjson has it) with AVX-512BW, AVX2 or SSSE3, chosen at startup
+ * from what the CPU has (function-level target attributes, so no build
+ * flags); the same rules as plain comparisons with the compiler's generic
+ * vectors (SSE2 on x86-64 and NEON on aarch64 are in the base ABI); else
+ * none, and the scalar code does it all.
+ */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define UTF8_X86 1
+#endif
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__aarch64__))
+#define UTF8_VECTOR 1
+#endif
+
+#define UTF8_BLOCKS_MIN 32	/* runs shorter than this stay scalar */
+
+typedef size_t utf8_blocks_fn(const uint8_t *p, size_t i, size_t n,
+    bool surrogates);
+
+#if defined(UTF8_X86) || defined(UTF8_VECTOR)
+/* After blocks that found no error and ended at ${i}: the start of a
+ * character they cut, or ${i}. */
+static size_t
+utf8_cut(const uint8_t *p, size_t i)
+{
+	if (p[i - 1] >= 0xC0)
+		return i - 1;
+	if (p[i - 2] >= 0xE0)
+		return i - 2;
+	if (p[i - 3] >= 0xF0)
+		return i - 3;
+	return i;
+}
+
+/* Whether the bytes before ${i} leave a character open (then an ASCII
+ * block after them is an error, and must not be skipped). */
+static inline bool
+utf8_open_before(const uint8_t *p, size_t i)
+{
+	return p[i - 1] >= 0xC0 || p[i - 2] >= 0xE0 || p[i - 3] >= 0xF0;
+}
+#endif
+
+#ifdef UTF8_X86
+#include <immintrin.h>
+
+/* For the error bits of the lookup tables, see the paper. */
+#define U8_TOO_SHORT	0x01
+#define U8_TOO_LONG	0x02
+#define U8_OVERLONG_3	0x04
+#define U8_TOO_LARGE	0x08
+#define U8_SURROGATE	0x10
+#define U8_OVERLONG_2	0x20
+#define U8_TOO_LARGE_1000 0x40
+#define U8_OVERLONG_4	0x40
+#define U8_TWO_CONTS	0x80
+#define U8_CARRY	(U8_TOO_SHORT | U8_TOO_LONG | U8_TWO_CONTS)
+
+/* By the high nibble of the byte before. */
+static const uint8_t utf8_byte1_high[16] = {
+	U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
+	U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
+	U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS,
+	U8_TOO_SHORT | U8_OVERLONG_2,
+	U8_TOO_SHORT,
+	U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
+	U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4,
+};
+
+/* By the low nibble of the byte before; [1] without U8_SURROGATE, for
+ * surrogatepass. */
+static const uint8_t utf8_byte1_low[2][16] = {
+#define U8_LOW(surrogate) {						\
+	U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4,	\
+	U8_CARRY | U8_OVERLONG_2,					\
+	U8_CARRY,							\
+	U8_CARRY,							\
+	U8_CARRY | U8_TOO_LARGE,					\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | (surrogate),	\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+	U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,			\
+}
+	U8_LOW(U8_SURROGATE), U8_LOW(0),
+#undef U8_LOW
+};
+
+/* By the high nibble of the byte itself. */
+static const uint8_t utf8_byte2_high[16] = {
+	U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+	U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+	U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 |
+	    U8_TOO_LARGE_1000 | U8_OVERLONG_4,
+	U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 |
+	    U8_TOO_LARGE,
+	U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE |
+	    U8_TOO_LARGE,
+	U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE |
+	    U8_TOO_LARGE,
+	U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+};
+
+#define UTF8_SSSE3 __attribute__((target("ssse3")))
+
+/* Non-zero bytes where ${in} breaks a rule, given the bytes 1, 2 and 3
+ * before each. */
+static inline UTF8_SSSE3 __m128i
+utf8_check16(__m128i in, __m128i p1, __m128i p2, __m128i p3, __m128i t1h,
+    __m128i t1l, __m128i t2h)
+{
+	const __m128i nibble = _mm_set1_epi8(0x0F);
+	__m128i sc, must23;
+
+	sc = _mm_and_si128(_mm_and_si128(
+	    _mm_shuffle_epi8(t1h, _mm_and_si128(_mm_srli_epi16(p1, 4), nibble)),
+	    _mm_shuffle_epi8(t1l, _mm_and_si128(p1, nibble))),
+	    _mm_shuffle_epi8(t2h, _mm_and_si128(_mm_srli_epi16(in, 4), nibble)));
+	/* Third and fourth bytes of a character: the high bit set. */
+	must23 = _mm_or_si128(_mm_subs_epu8(p2, _mm_set1_epi8(0xE0 - 0x80)),
+	    _mm_subs_epu8(p3, _mm_set1_epi8(0xF0 - 0x80)));
+	return _mm_xor_si128(_mm_and_si128(must23,
+	    _mm_set1_epi8((char)-128)), sc);
+}
+
+static inline UTF8_SSSE3 __m128i
+utf8_at16(const uint8_t *p, __m128i t1h, __m128i t1l, __m128i t2h)
+{
+	return utf8_check16(_mm_loadu_si128((const __m128i *)(const void *)p),
+	    _mm_loadu_si128((const __m128i *)(const void *)(p - 1)),
+	    _mm_loadu_si128((const __m128i *)(const void *)(p - 2)),
+	    _mm_loadu_si128((const __m128i *)(const void *)(p - 3)),
+	    t1h, t1l, t2h);
+}
+
+static UTF8_SSSE3 size_t
+utf8_blocks_ssse3(const uint8_t *p, size_t i, size_t n, bool surrogates)
+{
+	const __m128i t1h = _mm_loadu_si128((const void *)utf8_byte1_high);
+	const __m128i t1l = _mm_loadu_si128(
+	    (const void *)utf8_byte1_low[surrogates]);
+	const __m128i t2h = _mm_loadu_si128((const void *)utf8_byte2_high);
+	__m128i err = _mm_setzero_si128(), any;
+	uint8_t first[3 + 16] = { 0 };
+
+	/* At a character boundary the bytes before ask nothing of the
+	 * bytes after: zeros do as well when ${p} has none. */
+	if (i < 3) {
+		memcpy(first + 3, p + i, 16);
+		err = utf8_at16(first + 3, t1h, t1l, t2h);
+		i += 16;
+	}
+	for (; i + 64 <= n; i += 64) {
+		any = _mm_or_si128(_mm_or_si128(
+		    _mm_loadu_si128((const void *)(p + i)),
+		    _mm_loadu_si128((const void *)(p + i + 16))),
+		    _mm_or_si128(_mm_loadu_si128((const void *)(p + i + 32)),
+		    _mm_loadu_si128((const void *)(p + i + 48))));
+		if (_mm_movemask_epi8(any) == 0 && !utf8_open_before(p, i))
+			continue;
+		err = _mm_or_si128(err, utf8_at16(p + i, t1h, t1l, t2h));
+		err = _mm_or_si128(err, utf8_at16(p + i + 16, t1h, t1l, t2h));
+		err = _mm_or_si128(err, utf8_at16(p + i + 32, t1h, t1l, t2h));
+		err = _mm_or_si128(err, utf8_at16(p + i + 48, t1h, t1l, t2h));
+	}
+	for (; i + 16 <= n; i += 16)
+		err = _mm_or_si128(err, utf8_at16(p + i, t1h, t1l, t2h));
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) !=
+	    0xFFFF)
+		return SIZE_MAX;
+	return utf8_cut(p, i);
+}
+
+#define UTF8_AVX2 __attribute__((target("avx2")))
+
+static inline UTF8_AVX2 __m256i
+utf8_at32(const uint8_t *p, __m256i t1h, __m256i t1l, __m256i t2h)
+{
+	const __m256i nibble = _mm256_set1_epi8(0x0F);
+	__m256i in = _mm256_loadu_si256((const void *)p);
+	__m256i p1 = _mm256_loadu_si256((const void *)(p - 1));
+	__m256i p2 = _mm256_loadu_si256((const void *)(p - 2));
+	__m256i p3 = _mm256_loadu_si256((const void *)(p - 3));
+	__m256i sc, must23;
+
+	sc = _mm256_and_si256(_mm256_and_si256(
+	    _mm256_shuffle_epi8(t1h,
+	    _mm256_and_si256(_mm256_srli_epi16(p1, 4), nibble)),
+	    _mm256_shuffle_epi8(t1l, _mm256_and_si256(p1, nibble))),
+	    _mm256_shuffle_epi8(t2h,
+	    _mm256_and_si256(_mm256_srli_epi16(in, 4), nibble)));
+	must23 = _mm256_or_si256(
+	    _mm256_subs_epu8(p2, _mm256_set1_epi8(0xE0 - 0x80)),
+	    _mm256_subs_epu8(p3, _mm256_set1_epi8(0xF0 - 0x80)));
+	return _mm256_xor_si256(_mm256_and_si256(must23,
+	    _mm256_set1_epi8((char)-128)), sc);
+}
+
+static UTF8_AVX2 size_t
+utf8_blocks_avx2(const uint8_t *p, size_t i, size_t n, bool surrogates)
+{
+	const __m256i t1h = _mm256_broadcastsi128_si256(
+	    _mm_loadu_si128((const void *)utf8_byte1_high));
+	const __m256i t1l = _mm256_broadcastsi128_si256(
+	    _mm_loadu_si128((const void *)utf8_byte1_low[surrogates]));
+	const __m256i t2h = _mm256_broadcastsi128_si256(
+	    _mm_loadu_si128((const void *)utf8_byte2_high));
+	__m256i err = _mm256_setzero_si256(), any;
+	uint8_t first[3 + 32] = { 0 };
+
+	if (i < 3) {
+		memcpy(first + 3, p + i, 32);
+		err = utf8_at32(first + 3, t1h, t1l, t2h);
+		i += 32;
+	}
+	for (; i + 64 <= n; i += 64) {
+		any = _mm256_or_si256(_mm256_loadu_si256((const void *)(p + i)),
+		    _mm256_loadu_si256((const void *)(p + i + 32)));
+		if (_mm256_movemask_epi8(any) == 0 && !utf8_open_before(p, i))
+			continue;
+		err = _mm256_or_si256(err, utf8_at32(p + i, t1h, t1l, t2h));
+		err = _mm256_or_si256(err,
+		    utf8_at32(p + i + 32, t1h, t1l, t2h));
+	}
+	for (; i + 32 <= n; i += 32)
+		err = _mm256_or_si256(err, utf8_at32(p + i, t1h, t1l, t2h));
+	if (!_mm256_testz_si256(err, err))
+		return SIZE_MAX;
+	return utf8_cut(p, i);
+}
+#define UTF8_AVX512 __attribute__((target("avx512bw")))
+
+static inline UTF8_AVX512 __m512i
+utf8_at64(const uint8_t *p, __m512i t1h, __m512i t1l, __m512i t2h)
+{
+	const __m512i nibble = _mm512_set1_epi8(0x0F);
+	__m512i in = _mm512_loadu_si512((const void *)p);
+	__m512i p1 = _mm512_loadu_si512((const void *)(p - 1));
+	__m512i p2 = _mm512_loadu_si512((const void *)(p - 2));
+	__m512i p3 = _mm512_loadu_si512((const void *)(p - 3));
+	__m512i sc, must23;
+
+	sc = _mm512_and_si512(_mm512_and_si512(
+	    _mm512_shuffle_epi8(t1h,
+	    _mm512_and_si512(_mm512_srli_epi16(p1, 4), nibble)),
+	    _mm512_shuffle_epi8(t1l, _mm512_and_si512(p1, nibble))),
+	    _mm512_shuffle_epi8(t2h,
+	    _mm512_and_si512(_mm512_srli_epi16(in, 4), nibble)));
+	must23 = _mm512_or_si512(
+	    _mm512_subs_epu8(p2, _mm512_set1_epi8(0xE0 - 0x80)),
+	    _mm512_subs_epu8(p3, _mm512_set1_epi8(0xF0 - 0x80)));
+	return _mm512_xor_si512(_mm512_and_si512(must23,
+	    _mm512_set1_epi8((char)-128)), sc);
+}
+
+static UTF8_AVX512 size_t
+utf8_blocks_avx512(const uint8_t *p, size_t i, size_t n, bool surrogates)
+{
+	const __m512i t1h = _mm512_broadcast_i32x4(
+	    _mm_loadu_si128((const void *)utf8_byte1_high));
+	const __m512i t1l = _mm512_broadcast_i32x4(
+	    _mm_loadu_si128((const void *)utf8_byte1_low[surrogates]));
+	const __m512i t2h = _mm512_broadcast_i32x4(
+	    _mm_loadu_si128((const void *)utf8_byte2_high));
+	const __m512i high = _mm512_set1_epi8((char)-128);
+	__m512i err = _mm512_setzero_si512(), any;
+	uint8_t first[3 + 64] = { 0 };
+
+	if (i < 3) {
+		if (n - i < 64)
+			return utf8_blocks_avx2(p, i, n, surrogates);
+		memcpy(first + 3, p + i, 64);
+		err = utf8_at64(first + 3, t1h, t1l, t2h);
+		i += 64;
+	}
+	for (; i + 128 <= n; i += 128) {
+		/* Past what the hardware prefetcher fetches in time. */
+		__builtin_prefetch(p + i + 1024);
+		any = _mm512_or_si512(_mm512_loadu_si512((const void *)(p + i)),
+		    _mm512_loadu_si512((const void *)(p + i + 64)));
+		if (_mm512_test_epi8_mask(any, high) == 0 &&
+		    !utf8_open_before(p, i))
+			continue;
+		err = _mm512_or_si512(err, utf8_at64(p + i, t1h, t1l, t2h));
+		err = _mm512_or_si512(err,
+		    utf8_at64(p + i + 64, t1h, t1l, t2h));
+	}
+	for (; i + 64 <= n; i += 64)
+		err = _mm512_or_si512(err, utf8_at64(p + i, t1h, t1l, t2h));
+	if (_mm512_test_epi8_mask(err, err) != 0)
+		return SIZE_MAX;
+	/* The rest, shorter than a block, with the next size down. */
+	i = utf8_cut(p, i);
+	return n - i >= 32 ? utf8_blocks_avx2(p, i, n, surrogates) : i;
+}
+#endif /* x86-64 */
+
+#ifdef UTF8_VECTOR
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+
+#define U8X16(x) ((u8x16){ x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x })
+
+static inline u8x16
+load16(const uint8_t *p)
+{
+	u8x16 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Non-zero bytes where ${b} breaks a rule, given the bytes 1, 2 and 3
+ * before each, as plain comparisons (Unicode table 3-7); ${ed_hi} is the
+ * highest byte allowed after 0xED (0xBF with surrogatepass, else 0x9F). */
+static inline u8x16
+utf8_vector_errors(const uint8_t *p, u8x16 ed_hi)
+{
+	u8x16 b = load16(p), p1 = load16(p - 1), p2 = load16(p - 2),
+	    p3 = load16(p - 3);
+	/* A continuation byte exactly where a lead byte asks for one. */
+	u8x16 must = (u8x16)(p1 >= U8X16(0xC0)) | (u8x16)(p2 >= U8X16(0xE0)) |
+	    (u8x16)(p3 >= U8X16(0xF0));
+	u8x16 cont = (u8x16)((b & U8X16(0xC0)) == U8X16(0x80));
+	u8x16 err = must ^ cont;
+
+	/* Bytes that never appear: C0, C1 (overlong), F5-FF. */
+	err |= (u8x16)((b & U8X16(0xFE)) == U8X16(0xC0)) |
+	    (u8x16)(b >= U8X16(0xF5));
+	/* Second bytes: overlong E0 and F0 forms, past U+10FFFF after F4,
+	 * surrogates after ED. */
+	err |= (u8x16)(p1 == U8X16(0xE0)) & (u8x16)(b < U8X16(0xA0));
+	err |= (u8x16)(p1 == U8X16(0xF0)) & (u8x16)(b < U8X16(0x90));
+	err |= (u8x16)(p1 == U8X16(0xF4)) & (u8x16)(b > U8X16(0x8F));
+	err |= (u8x16)(p1 == U8X16(0xED)) & (u8x16)(b > ed_hi);
+	return err;
+}
+
+static size_t
+utf8_blocks_vector(const uint8_t *p, size_t i, size_t n, bool surrogates)
+{
+	const u8x16 ed_hi = surrogates ? U8X16(0xBF) : U8X16(0x9F);
+	u8x16 err = U8X16(0), any;
+	uint8_t first[3 + 16] = { 0 };
+	uint64_t w[2];
+
+	if (i < 3) {
+		memcpy(first + 3, p + i, 16);
+		err = utf8_vector_errors(first + 3, ed_hi);
+		i += 16;
+	}
+	for (; i + 64 <= n; i += 64) {
+		any = (load16(p + i) | load16(p + i + 16) | load16(p + i + 32) |
+		    load16(p + i + 48)) & U8X16(0x80);
+		memcpy(w, &any, sizeof(w));
+		if ((w[0] | w[1]) == 0 && !utf8_open_before(p, i))
+			continue;
+		err |= utf8_vector_errors(p + i, ed_hi);
+		err |= utf8_vector_errors(p + i + 16, ed_hi);
+		err |= utf8_vector_errors(p + i + 32, ed_hi);
+		err |= utf8_vector_errors(p + i + 48, ed_hi);
+	}
+	for (; i + 16 <= n; i += 16)
+		err |= utf8_vector_errors(p + i, ed_hi);
+	memcpy(w, &err, sizeof(w));
+	if ((w[0] | w[1]) != 0)
+		return SIZE_MAX;
+	return utf8_cut(p, i);
+}
+#endif /* generic vectors */
+
+/* The implementations this build has, best first; NULL: scalar only. */
+static utf8_blocks_fn *const utf8_blocks_all[] = {
+#ifdef UTF8_X86
+	utf8_blocks_avx512, utf8_blocks_avx2, utf8_blocks_ssse3,
+#endif
+#ifdef UTF8_VECTOR
+	utf8_blocks_vector,
+#endif
+	NULL,
+};
+
+#define UTF8_BLOCKS_COUNT (sizeof(utf8_blocks_all) / sizeof(utf8_blocks_all[0]))
+
+/* The best implementation the CPU can run. */
+static size_t
+utf8_blocks_best(void)
+{
+	size_t k = 0;
+
+#ifdef UTF8_X86
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512bw")) {
+		k++;
+		if (!__builtin_cpu_supports("avx2")) {
+			k++;
+			if (!__builtin_cpu_supports("ssse3"))
+				k++;
+		}
+	}
+#endif
+	return k;
+}
+
+/* The one in use: set before main() and only changed by tests. */
+static utf8_blocks_fn *utf8_blocks;
+
+static void utf8_blocks_init(void) __attribute__((constructor));
+static void
+utf8_blocks_init(void)
+{
+	utf8_blocks = utf8_blocks_all[utf8_blocks_best()];
+}
+
+/**
+ * pvm_text_utf8_impl(k):
+ * Tests only: from now on validate long runs of UTF-8 with implementation
+ * ${k} of this build (0 is the fastest; the last one is the scalar code
+ * alone).  Returns 1 if it is in use now, 0 if the CPU cannot run it
+ * (nothing changes), or -1 if there is no implementation ${k}: then the
+ * default, the best the CPU can run, is back in use.
+ */
+int
+pvm_text_utf8_impl(size_t k)
+{
+	if (k >= UTF8_BLOCKS_COUNT) {
+		utf8_blocks_init();
+		return -1;
+	}
+	if (k < utf8_blocks_best())
+		return 0;
+	utf8_blocks = utf8_blocks_all[k];
+	return 1;
+}
+
 static bool
 utf8_feed(struct pvm_text_utf8 *st, const uint8_t *p, size_t n,
     bool surrogates)
@@ -135,6 +583,9 @@ utf8_feed(struct pvm_text_utf8 *st, const uint8_t *p, size_t n,
 			st->lo = 0x80;
 			st->hi = 0xBF;
 		}
+		if (n - i >= UTF8_BLOCKS_MIN && utf8_blocks != NULL &&
+		    (i = utf8_blocks(p, i, n, surrogates)) == SIZE_MAX)
+			return false;
 		/* ASCII: skip whole words, and within a word jump straight
 		 * to the first byte that is not ASCII. */
 		for (;;) {
@@ -187,11 +638,63 @@ pvm_text_utf8_end(const struct pvm_text_utf8 *st)
 bool
 pvm_text_is_utf8(const char *s, size_t len, bool surrogates)
 {
-	struct pvm_text_utf8 st;
+	const uint8_t *p = (const uint8_t *)s;
+	const uint8_t ed_hi = surrogates ? 0xBF : 0x9F;
+	uint64_t word, high = 0;
+	uint8_t c, lo, hi;
+	size_t i = 0;
 
-	pvm_text_utf8_init(&st);
-	return utf8_feed(&st, (const uint8_t *)s, len, surrogates) &&
-	    pvm_text_utf8_end(&st);
+	/* What utf8_feed() does, for a whole string: one character at a
+	 * time with no state between calls. */
+	while (i < len) {
+		if (len - i >= UTF8_BLOCKS_MIN && utf8_blocks != NULL &&
+		    (i = utf8_blocks(p, i, len, surrogates)) == SIZE_MAX)
+			return false;
+		if (i == len)
+			break;
+		if (p[i] < 0x80) {
+			/* ASCII: whole words, then straight to the first
+			 * byte that is not. */
+			while (len - i >= 8) {
+				memcpy(&word, p + i, 8);
+				if ((high = word & HIGH_BITS) != 0)
+					break;
+				i += 8;
+			}
+			if (len - i >= 8) {
+				i += first_high_byte(high);
+			} else {
+				while (i < len && p[i] < 0x80)
+					i++;
+				if (i == len)
+					break;
+			}
+		}
+		c = p[i];
+		if (c < 0xC2 || c > 0xF4) {
+			return false;
+		} else if (c < 0xE0) {
+			if (len - i < 2 || (p[i + 1] & 0xC0) != 0x80)
+				return false;
+			i += 2;
+		} else if (c < 0xF0) {
+			lo = c == 0xE0 ? 0xA0 : 0x80;
+			hi = c == 0xED ? ed_hi : 0xBF;
+			if (len - i < 3 || p[i + 1] < lo || p[i + 1] > hi ||
+			    (p[i + 2] & 0xC0) != 0x80)
+				return false;
+			i += 3;
+		} else {
+			lo = c == 0xF0 ? 0x90 : 0x80;
+			hi = c == 0xF4 ? 0x8F : 0xBF;
+			if (len - i < 4 || p[i + 1] < lo || p[i + 1] > hi ||
+			    (p[i + 2] & 0xC0) != 0x80 ||
+			    (p[i + 3] & 0xC0) != 0x80)
+				return false;
+			i += 4;
+		}
+	}
+	return true;
 }
 
 /*

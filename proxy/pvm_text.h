@@ -52,6 +52,16 @@ bool pvm_text_utf8_feed(struct pvm_text_utf8 *st, const uint8_t *p, size_t n);
 bool pvm_text_utf8_end(const struct pvm_text_utf8 *st);
 
 /**
+ * pvm_text_utf8_impl(k):
+ * Tests only: from now on validate long runs of UTF-8 with implementation
+ * ${k} of this build (0 is the fastest; the last one is the scalar code
+ * alone).  Returns 1 if it is in use now, 0 if the CPU cannot run it
+ * (nothing changes), or -1 if there is no implementation ${k}: then the
+ * default, the best the CPU can run, is back in use.
+ */
+int pvm_text_utf8_impl(size_t k);
+
+/**
  * pvm_text_parse_pylong(s, base, value):
  * Whether the NUL-terminated ${s} is accepted by PyLong_FromString(s, NULL,
  * base) for base 0 or 10, including the 4300-digit limit of Python 3.11.

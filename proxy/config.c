@@ -75,6 +75,7 @@ enum key_id {
 	K_MODE,
 	K_ON_DENY,
 	K_FAIL_POLICY,
+	K_MESSAGE_HASH,
 	K_MAX_MESSAGE_BYTES,
 	K_HANDSHAKE_TIMEOUT,
 	K_MESSAGE_TIMEOUT,
@@ -145,6 +146,12 @@ static const char *const on_deny_names[] = {
 	[CONFIG_ON_DENY_DROP] = "drop",
 	NULL,
 };
+static const char *const message_hash_names[] = {
+	[CONFIG_MESSAGE_HASH_ALL] = "all",
+	[CONFIG_MESSAGE_HASH_DENIED] = "denied",
+	[CONFIG_MESSAGE_HASH_NONE] = "none",
+	NULL,
+};
 static const char *const fail_policy_names[] = {
 	[CONFIG_FAIL_CLOSE] = "close",
 	NULL,
@@ -190,6 +197,8 @@ static const struct key_def keys[K_COUNT] = {
 	    "close or drop" },
 	[K_FAIL_POLICY] = { "fail_policy", IN_LISTENER, KIND_ENUM, 0, 0,
 	    fail_policy_names, "close (the only fail policy so far)" },
+	[K_MESSAGE_HASH] = { "message_hash", IN_LISTENER, KIND_ENUM, 0, 0,
+	    message_hash_names, "all, denied or none" },
 	[K_MAX_MESSAGE_BYTES] = { "max_message_bytes", IN_LISTENER, KIND_SIZE,
 	    1, GIB, NULL, SIZE_EXPECTED },
 	[K_HANDSHAKE_TIMEOUT] = { "handshake_timeout", IN_LISTENER,
@@ -1466,6 +1475,8 @@ resolve_analysis(struct parser *ps, struct listener_priv *lp)
 	    CONFIG_ON_DENY_CLOSE);
 	l->fail_policy = (enum config_fail_policy)number_or(sec,
 	    K_FAIL_POLICY, CONFIG_FAIL_CLOSE);
+	l->message_hash = (enum config_message_hash)number_or(sec,
+	    K_MESSAGE_HASH, CONFIG_MESSAGE_HASH_ALL);
 	if (l->on_deny == CONFIG_ON_DENY_DROP && framing_ok) {
 		if (l->framing == FRAME_RAW)
 			error_key(ps, sec, K_ON_DENY, "on_deny = drop is not "

@@ -57,6 +57,14 @@ enum config_on_deny {
 				 * only with framing len32, memo per-message */
 };
 
+/* Which message events carry the message's SHA-256: hashing is about
+ * 1 ms of CPU per MiB, most of what a large allowed message costs. */
+enum config_message_hash {
+	CONFIG_MESSAGE_HASH_ALL,	/* default */
+	CONFIG_MESSAGE_HASH_DENIED,	/* denied and would-deny only */
+	CONFIG_MESSAGE_HASH_NONE,
+};
+
 /* What to do when analysis fails, a limit or a timeout is hit. */
 enum config_fail_policy {
 	CONFIG_FAIL_CLOSE,	/* fail closed; the only policy for now */
@@ -107,6 +115,7 @@ struct config_listener {
 	enum policy_mode mode;
 	enum config_on_deny on_deny;
 	enum config_fail_policy fail_policy;
+	enum config_message_hash message_hash;
 
 	/* Limits. */
 	uint64_t max_connections;	/* default: the global value */

@@ -589,6 +589,21 @@ forward(struct conn *c, size_t at, size_t n)
 	return 0;
 }
 
+/* Does the message event of a message with verdict ${v} carry its hash
+ * (message_hash)? */
+static bool
+wants_hash(const struct conn *c, enum analysis_verdict v)
+{
+	switch (c->env.listener->message_hash) {
+	case CONFIG_MESSAGE_HASH_ALL:
+		return true;
+	case CONFIG_MESSAGE_HASH_DENIED:
+		return v != ANALYSIS_ALLOW;
+	default:
+		return false;
+	}
+}
+
 /* Act on a finished message: its bytes are those pending from
  * pending_start on.  Returns 0 to go on, -1 when the connection ends. */
 static int
@@ -604,8 +619,9 @@ on_message(struct conn *c, const struct analysis_message *m)
 	c->msg_seq++;
 	c->totals.messages_from_client++;
 	audit_info(c, &a);
-	(void)audit_message(c->env.audit, &a, c->msg_seq, &msg, bytes,
-	    len <= held ? len : 0, c->scan_ns / 1000);
+	(void)audit_message(c->env.audit, &a, c->msg_seq, &msg,
+	    len <= held && wants_hash(c, msg.verdict) ? bytes : NULL, len,
+	    c->scan_ns / 1000);
 	c->scan_ns = 0;
 	if (len > held)
 		len = held;

@@ -818,11 +818,12 @@ GADGET_OS_RULE = 900100      # rules/gadgets.rules: os, posix, nt, _winapi
 # 1. logging.handlers.SocketHandler -> picklewall -> cookbook receiver
 # ======================================================================
 
-def _logging_setup(t, on_deny=None, tickets=None, name="logging"):
+def _logging_setup(t, on_deny=None, tickets=None, name="logging",
+                   message_hash=None):
     be = t.backend("logging")
     pw = t.picklewall([(name, t.tls_listener(
         be, "len32", "logging.rules", on_deny=on_deny,
-        tls_session_tickets=tickets))])
+        tls_session_tickets=tickets, message_hash=message_hash))])
     return be, pw
 
 
@@ -1068,8 +1069,9 @@ def test_logging_on_deny_drop_keeps_connection(t):
 def test_drop_inside_one_record_forwards_the_rest_in_order(t):
     """Allowed, denied, allowed, allowed messages written at once (one TLS
     record): the allowed ones reach the backend whole and in order, the
-    denied one never does, and the connection stays up."""
-    be, pw = _logging_setup(t, on_deny="drop")
+    denied one never does, and the connection stays up.  With
+    message_hash = denied, only the denied message's event has a hash."""
+    be, pw = _logging_setup(t, on_deny="drop", message_hash="denied")
     marker = os.path.join(t.dir, "PWNED-record")
     h = TLSSocketHandler("127.0.0.1", pw.port("logging"), t.client_ctx())
     records = [{"msg": "one"}, {"msg": "attack",
@@ -1081,6 +1083,7 @@ def test_drop_inside_one_record_forwards_the_rest_in_order(t):
                                  timeout=IO_TIMEOUT)
     s = t.client_ctx().wrap_socket(s, server_hostname="localhost")
     s.sendall(frames[0] + frames[1] + frames[2] + frames[3])
+    client_port = s.getsockname()[1]
     be.wait_bytes(sum(map(len, good)))
     s.sendall(frames[0])
     be.wait_bytes(sum(map(len, good)) + len(frames[0]))
@@ -1095,6 +1098,15 @@ def test_drop_inside_one_record_forwards_the_rest_in_order(t):
     t.check([r["msg"] for r in recs] == ["one", "two", "three", "one"],
             "receiver got one, two, three, one (%s)" %
             [r["msg"] for r in recs])
+    cid = pw.conn_id(client_port)
+    pw.wait_close(cid)
+    msgs = sorted(pw.events_of(cid, "message"), key=lambda e: e["msg_seq"])
+    t.check([(m.get("verdict"), m.get("sha256")) for m in msgs] ==
+            [("allow", None), ("deny", hashlib.sha256(frames[1]).hexdigest()),
+             ("allow", None), ("allow", None), ("allow", None)],
+            "audit: with message_hash = denied only the denied message "
+            "has a sha256 (%s)" % [(m.get("verdict"), m.get("sha256"))
+                                   for m in msgs])
 
 
 def test_allowed_message_just_before_a_denied_one_is_delivered(t):

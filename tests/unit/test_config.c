@@ -867,6 +867,7 @@ START_TEST(listener_defaults_resolve)
 	ck_assert(!l->mode_set);
 	ck_assert_int_eq(l->on_deny, CONFIG_ON_DENY_CLOSE);
 	ck_assert_int_eq(l->fail_policy, CONFIG_FAIL_CLOSE);
+	ck_assert_int_eq(l->message_hash, CONFIG_MESSAGE_HASH_ALL);
 	ck_assert_uint_eq(l->max_connections, 1024);
 	ck_assert_uint_eq(l->max_message_bytes, 64 << 20);
 	ck_assert_uint_eq(l->handshake_timeout_ms, 10000);
@@ -962,6 +963,31 @@ START_TEST(listener_max_connections_defaults_to_the_global_one)
 	ck_assert_uint_eq(config_listener(cfg, 0)->max_connections, 10);
 	ck_assert_uint_eq(config_listener(cfg, 1)->max_connections, 4);
 	config_free(cfg);
+}
+END_TEST
+
+/* ---- message_hash ----------------------------------------------------- */
+
+START_TEST(message_hash_takes_all_denied_none)
+{
+	static const char *const names[] = { "all", "denied", "none" };
+	static const enum config_message_hash values[] = {
+		CONFIG_MESSAGE_HASH_ALL, CONFIG_MESSAGE_HASH_DENIED,
+		CONFIG_MESSAGE_HASH_NONE,
+	};
+	char text[512];
+	struct config *cfg;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), LISTENER "message_hash = %s\n",
+		    names[i]);
+		cfg = load_ok(text);
+		ck_assert_int_eq(first(cfg)->message_hash, values[i]);
+		config_free(cfg);
+	}
+	assert_error(LISTENER "message_hash = some\n", 6, 16,
+	    "message_hash: expected all, denied or none; found 'some'");
 }
 END_TEST
 
@@ -1514,6 +1540,7 @@ config_suite(void)
 	tcase_add_test(tc, mp_handshake_needs_framing_mp);
 	tcase_add_test(tc, mode_set_overrides_the_rule_file);
 	tcase_add_test(tc, listener_max_connections_defaults_to_the_global_one);
+	tcase_add_test(tc, message_hash_takes_all_denied_none);
 	tcase_add_test(tc, drop_is_allowed_with_len32);
 	tcase_add_test(tc, drop_is_rejected_for_raw_because_of_the_memo);
 	tcase_add_test(tc, drop_is_rejected_for_mp_because_it_is_request_reply);

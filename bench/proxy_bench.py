@@ -372,8 +372,10 @@ class Env:
                 "max_message_bytes = 16M",
                 "tls_cert = %s" % q(os.path.join(self.certs,
                                                  "server-chain.crt")),
-                "tls_key = %s" % q(os.path.join(self.certs, "server.key")),
-                ""]))
+                "tls_key = %s" % q(os.path.join(self.certs, "server.key"))]
+                + (["message_hash = %s" % self.args.message_hash]
+                   if self.args.message_hash else [])
+                + [""]))
         errf = os.path.join(d, "stderr.txt")
         with open(errf, "wb") as err:
             p = self.procs.start(
@@ -856,6 +858,8 @@ def table(S, meta):
       "backend: Python" % (meta["picklewall_threads"],
                            meta["haproxy_threads"],
                            meta["haproxy_nbthread"]))
+    w("  picklewall: framing %s, %s, message_hash %s" % (
+        meta["framing"], meta["rules"], meta.get("message_hash", "all")))
     w("  medians of %d repeats; MB = 10^6 B; added = path - direct (same "
       "percentile)" % meta["repeats"])
     w("")
@@ -935,6 +939,9 @@ def main():
                     help="picklewall's audit_log (default: a file in the "
                     "work directory)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--message-hash", choices=("all", "denied", "none"),
+                    default=None,
+                    help="picklewall's message_hash (default: its own, all)")
     ap.add_argument("--procs", type=int, default=4,
                     help="client processes for the multi-process run")
     ap.add_argument("--idle-conns", type=int, default=500)
@@ -977,6 +984,7 @@ def main():
         "haproxy_nbthread": args.haproxy_nbthread or "default",
         "plan": PLAN, "multi_msgs_per_proc": MULTI_MSGS,
         "rules": "rules/logging.rules", "framing": "len32",
+        "message_hash": args.message_hash or "all (default)",
     }
     try:
         env = Env(args, procs)

@@ -559,7 +559,7 @@ commit(struct audit *a)
 	return 0;
 }
 
-/* ---- hashes computed by the worker ---------------------------------------- */
+/* ---- hashes computed by the worker --------------------------------------- */
 
 /* Write the hash ${hex} over the placeholder at buf[${at}]; an empty
  * ${hex} (the hash failed) becomes null, padded with blanks to the same
@@ -803,8 +803,8 @@ monotonic_ms(void)
  * audit_drain(a, timeout_ms, err):
  * audit_flush() repeatedly, waiting up to ${timeout_ms} milliseconds in
  * all for the file to take the buffered events, after waiting for the
- * hashes being computed: for shutdown, when the loop no longer runs.  Returns as audit_flush() does (1: the time ran
- * out).
+ * hashes being computed: for shutdown, when the loop no longer runs.
+ * Returns as audit_flush() does (1: the time ran out).
  */
 int
 audit_drain(struct audit *a, int timeout_ms, struct pw_error *err)

@@ -172,8 +172,8 @@ int audit_flush(struct audit *a, struct pw_error *err);
  * audit_drain(a, timeout_ms, err):
  * audit_flush() repeatedly, waiting up to ${timeout_ms} milliseconds in
  * all for the file to take the buffered events, after waiting for the
- * hashes being computed: for shutdown, when the loop no longer runs.  Returns as audit_flush() does (1: the time ran
- * out).
+ * hashes being computed: for shutdown, when the loop no longer runs.
+ * Returns as audit_flush() does (1: the time ran out).
  */
 int audit_drain(struct audit *a, int timeout_ms, struct pw_error *err);
 

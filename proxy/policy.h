@@ -111,6 +111,14 @@ enum policy_mode policy_mode(const struct policy *p);
 size_t policy_rule_count(const struct policy *p, bool user_only);
 
 /**
+ * policy_allows_calls(p):
+ * Whether a rule of ${p} can allow a call: an `allow call` rule, or an
+ * `allow persid` rule (persistent_load is a call).  The built-in policy
+ * and the denylist allow none.
+ */
+bool policy_allows_calls(const struct policy *p);
+
+/**
  * policy_limits(p, limits):
  * Set the fields of *${limits} that a `limit` rule of ${p} sets; leave the
  * others as they are.

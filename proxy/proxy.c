@@ -124,6 +124,18 @@ prepare_policy(struct proxy *p, struct listener *l)
 	l->env.analysis.memo = l->cfg->memo;
 	l->env.analysis.policy = l->policy;
 	l->env.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(l->policy);
+	/* An allowed call can raise inside the server.  A raw server that
+	 * catches the error and calls load() again reads on from the middle
+	 * of that pickle, with a stack picklewall never saw: see "Raw framing
+	 * behind an error-tolerant server" in proxy/ANALYZER.md. */
+	if (l->cfg->framing == FRAME_RAW && policy_allows_calls(l->policy))
+		diag(p, l->cfg->rules, "warning: listener %s: framing = raw "
+		    "with rules that allow calls is safe only if the server "
+		    "stops reading a connection after an unpickling error: "
+		    "an allowed call that raises leaves the stream in the "
+		    "middle of a pickle, and a server that reads on from there "
+		    "runs bytes picklewall analyzed in another context",
+		    l->cfg->name);
 	return 0;
 }
 

@@ -618,6 +618,38 @@ def test_version_names_pcre2():
     assert r.returncode == 0 and b"PCRE2 10." in r.stdout, r.stdout
 
 
+RAW_CONFIG = """[listener raw]
+listen = 127.0.0.1:9
+backend = tcp://127.0.0.1:9
+framing = raw
+tls = no
+rules = "%s"
+"""
+
+
+def test_raw_framing_with_rules_that_allow_calls_is_warned_about():
+    """-t passes either way; the warning comes only when a call can be
+    allowed (proxy/ANALYZER.md: raw framing behind an error-tolerant
+    server)."""
+    fs = Files()
+    try:
+        calls = fs.write("raw.conf", (RAW_CONFIG % od_rules(fs)).encode())
+        r = run("-t", "--config", calls)
+        assert r.returncode == 0, r.stderr
+        assert b"warning: listener raw: framing = raw with rules that " \
+            b"allow calls" in r.stderr, r.stderr
+        # The built-in policy allows no call.  (data-only.rules does:
+        # _codecs.encode for bytes at protocol < 3, which raises on a str
+        # that latin-1 cannot encode.)
+        builtin = fs.write("builtin.conf", "\n".join(
+            RAW_CONFIG.splitlines()[:-1]).encode() + b"\n")
+        r = run("-t", "--config", builtin)
+        assert r.returncode == 0, r.stderr
+        assert b"warning" not in r.stderr, r.stderr
+    finally:
+        fs.close()
+
+
 def main():
     tests = [(name, fn) for name, fn in globals().items()
              if name.startswith("test_") and callable(fn)]

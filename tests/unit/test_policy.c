@@ -1678,6 +1678,36 @@ END_TEST
 
 /* ==== persistent ids ================================================= */
 
+START_TEST(allows_calls_only_with_an_allow_call_or_persid_rule)
+{
+	static const struct {
+		const char *rules;
+		bool allows;
+	} cases[] = {
+		{ "allow import a:b" O(1) "\n", false },
+		{ "deny call REDUCE a:b" O(1) "\n", false },
+		{ "alert call any /.*/" O(1) "\n", false },
+		{ "allow import a:b" O(1) "\nallow call REDUCE a:b" O(2) "\n",
+		  true },
+		{ "allow persid \"blob:1\"" O(1) "\n", true },
+	};
+	struct policy *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = load_ok(cases[i].rules);
+		ck_assert_msg(policy_allows_calls(p) == cases[i].allows,
+		    "%s", cases[i].rules);
+		policy_free(p);
+	}
+	/* The denylist's rules are all deny; the built-in policy has no
+	 * other. */
+	ck_assert_ptr_nonnull(p = policy_builtin());
+	ck_assert(!policy_allows_calls(p));
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(persid_rule_matches_the_exact_id)
 {
 	const char *rules = "allow persid \"blob:1\"" O(1) "\n";
@@ -2302,6 +2332,8 @@ policy_suite(void)
 	tcase_add_test(dec, call_without_args_never_matches_a_rule_with_args);
 	tcase_add_test(dec, unreadable_args_are_matched_only_by_any);
 	tcase_add_test(dec, call_rules_with_args_are_tried_in_file_order);
+	tcase_add_test(dec,
+	    allows_calls_only_with_an_allow_call_or_persid_rule);
 	tcase_add_test(dec, persid_rule_matches_the_exact_id);
 	tcase_add_test(dec, persid_pattern_matches_the_whole_id);
 	tcase_add_test(dec, persid_not_known_exactly_is_not_matched);

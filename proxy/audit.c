@@ -259,6 +259,8 @@ finish_line(struct audit *a)
 
 /* ---- the buffer ---------------------------------------------------------- */
 
+static bool take_hash(struct audit *a, bool wait);
+
 /* Make buf[end, end + n) free within the bound, writing out what the file
  * takes without waiting if the buffer is too full.  False: no room. */
 static bool
@@ -267,6 +269,14 @@ room_for(struct audit *a, size_t n)
 	if (n > a->cap - (a->end - a->start) && !a->blocked &&
 	    write_out(a) != 0)
 		a->blocked = true;
+	/* Lines held for their hash are no fault of the file: wait for the
+	 * worker (at most the hashing of what it holds) rather than drop
+	 * events while a large message is hashed. */
+	while (n > a->cap - (a->end - a->start) && !a->blocked &&
+	    take_hash(a, true)) {
+		if (write_out(a) != 0)
+			a->blocked = true;
+	}
 	if (n > a->cap - (a->end - a->start))
 		return false;
 	if (n > a->cap - a->end) {
@@ -619,23 +629,34 @@ here:
 	write_hash(a, hash_at, hex);
 }
 
-/* Write in the hashes the worker has finished, oldest first (with
- * ${wait}: all of them, waiting for the worker), releasing their lines. */
-static void
-collect_hashes(struct audit *a, bool wait)
+/* Write in the hash of the oldest held line if the worker has it (with
+ * ${wait}: once it has), releasing the line.  False: no line is held, or
+ * its hash is not done and ${wait} is false. */
+static bool
+take_hash(struct audit *a, bool wait)
 {
 	char hex[SHA256_HEX_SIZE];
 	struct held_line *h;
 	uint64_t job;
 
-	while (a->held_count > 0 &&
-	    hasher_take(a->hasher, wait, &job, hex) == 1) {
-		h = &a->held[a->held_head];
-		/* Jobs come back in the order they went: job is h->job. */
-		write_hash(a, h->hash_at, hex);
-		a->held_head = (a->held_head + 1) % a->held_cap;
-		a->held_count--;
-	}
+	if (a->held_count == 0 ||
+	    hasher_take(a->hasher, wait, &job, hex) != 1)
+		return false;
+	h = &a->held[a->held_head];
+	/* Jobs come back in the order they went: job is h->job. */
+	write_hash(a, h->hash_at, hex);
+	a->held_head = (a->held_head + 1) % a->held_cap;
+	a->held_count--;
+	return true;
+}
+
+/* Write in the hashes the worker has finished, oldest first (with
+ * ${wait}: all of them, waiting for the worker), releasing their lines. */
+static void
+collect_hashes(struct audit *a, bool wait)
+{
+	while (take_hash(a, wait))
+		continue;
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -862,7 +883,10 @@ audit_dropped_total(const struct audit *a)
  * thread holding copies of at most ${max_bytes} bytes at a time (beyond
  * that, a message is hashed at once, as before).  A message event then
  * waits in the buffer, and the events after it with it, until its hash is
- * in; audit_hash_fd() says when some are.  Returns 0, or -1 with ${err}
+ * in; audit_hash_fd() says when some are.  When the buffer fills behind
+ * such a line, the next event waits for the worker rather than being
+ * dropped (the file being full still drops events).  Returns 0, or -1
+ * with ${err}
  * set if the worker could not be started (nothing changes then).
  */
 int

@@ -198,7 +198,10 @@ uint64_t audit_dropped_total(const struct audit *a);
  * thread holding copies of at most ${max_bytes} bytes at a time (beyond
  * that, a message is hashed at once, as before).  A message event then
  * waits in the buffer, and the events after it with it, until its hash is
- * in; audit_hash_fd() says when some are.  Returns 0, or -1 with ${err}
+ * in; audit_hash_fd() says when some are.  When the buffer fills behind
+ * such a line, the next event waits for the worker rather than being
+ * dropped (the file being full still drops events).  Returns 0, or -1
+ * with ${err}
  * set if the worker could not be started (nothing changes then).
  */
 int audit_hash_offload(struct audit *a, size_t min_bytes, size_t max_bytes,

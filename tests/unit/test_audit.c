@@ -645,6 +645,44 @@ START_TEST(offloaded_hashes_past_the_bound_are_computed_at_once)
 }
 END_TEST
 
+/* A line waiting for its hash holds back every line after it: when the
+ * buffer fills behind it, the log waits for the worker instead of
+ * dropping events. */
+START_TEST(a_full_buffer_behind_a_held_line_waits_for_the_hash)
+{
+	struct audit_conn c = full_conn();
+	struct analysis_message m = denied_message();
+	struct pw_error err;
+	struct tmp t;
+	struct audit *a;
+	uint8_t *bytes;
+	char *text, want[SHA256_HEX_SIZE], field[100];
+	int i;
+
+	tmp_make(&t);
+	ck_assert_ptr_nonnull(a = audit_open(t.path, 4096, &err));
+	ck_assert_int_eq(audit_hash_offload(a, 1000, 64 << 20, &err), 0);
+	ck_assert_ptr_nonnull(bytes = malloc(8 << 20));
+	memset(bytes, 'x', 8 << 20);
+	m.length = 8 << 20;
+	ck_assert_int_eq(audit_message(a, &c, 1, &m, bytes, 8 << 20, 0), 0);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(audit_error(a, &c, PW_IO, "behind"), 0);
+	ck_assert_uint_eq(audit_dropped_total(a), 0);
+	ck_assert_int_eq(audit_drain(a, 10000, &err), 0);
+	audit_close(a);
+	text = slurp(t.path);
+	ck_assert_uint_eq(check_lines(text), 101);
+	ck_assert_int_eq(sha256_hex(bytes, 8 << 20, want), 0);
+	snprintf(field, sizeof(field), "\"sha256\":\"%s\"", want);
+	ck_assert_ptr_nonnull(strstr(text, field));
+	ck_assert_ptr_null(strstr(text, "audit_dropped"));
+	free(text);
+	free(bytes);
+	tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(tls_event_carries_version_cipher_and_peer_identity)
 {
 	struct audit_conn c = full_conn();
@@ -1404,6 +1442,8 @@ audit_suite(void)
 	tcase_add_test(tc, offloaded_hashes_arrive_in_order_and_whole);
 	tcase_add_test(tc,
 	    offloaded_hashes_past_the_bound_are_computed_at_once);
+	tcase_add_test(tc,
+	    a_full_buffer_behind_a_held_line_waits_for_the_hash);
 	tcase_add_test(tc, tls_event_carries_version_cipher_and_peer_identity);
 	tcase_add_test(tc, message_event_carries_the_fields_of_scan);
 	tcase_add_test(tc, message_without_its_bytes_has_a_null_sha256);

@@ -364,11 +364,22 @@ init_small_ints(void)
 	}
 }
 
+/*
+ * Without a branch: in real data small and large ints come in random
+ * order, and a mispredicted branch costs more than the rest of an int
+ * opcode (compilers turn the plain conditional into one).  ${keep} is all
+ * ones if ${i} is small, else 0: it picks the index (0 when out of range,
+ * so that the address is formed either way) and then the address.
+ */
 static inline struct pv *
 int_value(int64_t i)
 {
-	return i >= SMALL_INT_MIN && i <= SMALL_INT_MAX ?
-	    &pv_small_ints[i - SMALL_INT_MIN] : &pv_int;
+	uint64_t index = (uint64_t)i - (uint64_t)SMALL_INT_MIN;
+	uintptr_t keep = (uintptr_t)0 -
+	    (uintptr_t)(index <= (uint64_t)(SMALL_INT_MAX - SMALL_INT_MIN));
+	uintptr_t small_v = (uintptr_t)&pv_small_ints[index & keep];
+
+	return (struct pv *)((small_v & keep) | ((uintptr_t)&pv_int & ~keep));
 }
 static struct pv pv_float = { .kind = PV_FLOAT, .flags = PVF_STATIC };
 static struct pv pv_bytes = { .kind = PV_BYTES, .flags = PVF_STATIC };
@@ -1110,26 +1121,33 @@ new_value(struct pvm *vm, enum pv_kind kind)
  * what a later opcode calls: the methods CPython looks up on the instance
  * (BUILD's __setstate__, APPENDS' extend and append, ADDITEMS' add), and
  * __class__ and __dict__, which a slot state's setattr can replace
- * wholesale.  (__setitem__, __hash__ and __buffer__ are type slots.) */
+ * wholesale.  (__setitem__, __hash__ and __buffer__ are type slots.)
+ * By length, as they are looked up: at most two share one. */
+#define PLANTED_PER_LEN 2
+#define PLANTED_MAX_LEN 12
+static const char *const planted_names[PLANTED_MAX_LEN + 1][PLANTED_PER_LEN] = {
+	[3] = { "add" },
+	[6] = { "extend", "append" },
+	[8] = { "__dict__" },
+	[9] = { "__class__" },
+	[12] = { "__setstate__" },
+};
+
+/* Whether the str ${key} is one of planted_names. */
 static inline bool
 plants_a_method(struct pvm_str key)
 {
-	/* By length first: this runs for every key of every dict. */
-	switch (key.len) {
-	case 3:
-		return memcmp(key.ptr, "add", 3) == 0;
-	case 6:
-		return memcmp(key.ptr, "extend", 6) == 0 ||
-		    memcmp(key.ptr, "append", 6) == 0;
-	case 8:
-		return memcmp(key.ptr, "__dict__", 8) == 0;
-	case 9:
-		return memcmp(key.ptr, "__class__", 9) == 0;
-	case 12:
-		return memcmp(key.ptr, "__setstate__", 12) == 0;
-	default:
+	const char *const *names;
+	size_t i;
+
+	/* By length first: this runs for every str made. */
+	if (key.len > PLANTED_MAX_LEN)
 		return false;
-	}
+	names = planted_names[key.len];
+	for (i = 0; i < PLANTED_PER_LEN && names[i] != NULL; i++)
+		if (memcmp(key.ptr, names[i], key.len) == 0)
+			return true;
+	return false;
 }
 
 /* A str whose text ${s} already lives in the arena (NULL: too long to
@@ -2533,25 +2551,129 @@ fast_container(struct pvm *vm, enum pv_kind kind)
 	return v;
 }
 
-/* A counted str of ${n} bytes at ${p} short enough to keep, as
- * take_data() + op_counted_str() make it, or NULL, with nothing changed. */
-static inline struct pv *
-fast_str(struct pvm *vm, const uint8_t *p, size_t n)
+/*
+ * A str of n < STR_WINDOW_BYTES bytes, as the STR_WINDOW_BYTES bytes at
+ * its start with those from n on zeroed: so that it is checked (ASCII,
+ * planted_names) with no branch on n.  Str lengths come in random order,
+ * and branches on the length (short_is_ascii(), plants_a_method()) are
+ * mispredicted then.
+ */
+#define STR_WINDOW_BYTES 16
+
+struct str_window {
+	uint64_t w[STR_WINDOW_BYTES / 8];
+};
+
+/* The window of the ${n} < STR_WINDOW_BYTES bytes at ${p}, where
+ * STR_WINDOW_BYTES bytes are readable. */
+static inline struct str_window
+str_window(const uint8_t *p, size_t n)
 {
+	static const uint8_t first_n[2 * STR_WINDOW_BYTES] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	struct str_window win, mask;
+	size_t i;
+
+	memcpy(win.w, p, STR_WINDOW_BYTES);
+	memcpy(mask.w, first_n + STR_WINDOW_BYTES - n, STR_WINDOW_BYTES);
+	for (i = 0; i < STR_WINDOW_BYTES / 8; i++)
+		win.w[i] &= mask.w[i];
+	return win;
+}
+
+static inline bool
+window_is_ascii(const struct str_window *win)
+{
+	return ((win->w[0] | win->w[1]) & HIGH_BITS64) == 0;
+}
+
+/*
+ * planted_names as windows: [n][i] is the i-th name of n bytes or, where
+ * there is none, a window that no str's matches (its last byte is set,
+ * which a str shorter than the window has zeroed).
+ */
+static struct str_window planted_windows[STR_WINDOW_BYTES][PLANTED_PER_LEN];
+
+static void init_planted_windows(void) __attribute__((constructor));
+static void
+init_planted_windows(void)
+{
+	uint8_t bytes[STR_WINDOW_BYTES];
+	const char *name;
+	size_t n, i;
+
+	for (n = 0; n < STR_WINDOW_BYTES; n++) {
+		for (i = 0; i < PLANTED_PER_LEN; i++) {
+			name = n <= PLANTED_MAX_LEN ? planted_names[n][i] :
+			    NULL;
+			memset(bytes, 0, sizeof(bytes));
+			if (name != NULL)
+				memcpy(bytes, name, n);
+			else
+				bytes[STR_WINDOW_BYTES - 1] = 0xff;
+			memcpy(planted_windows[n][i].w, bytes, sizeof(bytes));
+		}
+	}
+}
+
+/* plants_a_method() of the str of ${n} < STR_WINDOW_BYTES bytes whose
+ * window is ${win}: the same answer, compared word by word. */
+static inline bool
+window_plants_a_method(const struct str_window *win, size_t n)
+{
+	const struct str_window *names = planted_windows[n];
+	unsigned match = 0;
+	size_t i;
+
+	for (i = 0; i < PLANTED_PER_LEN; i++)
+		match |= ((win->w[0] ^ names[i].w[0]) |
+		    (win->w[1] ^ names[i].w[1])) == 0;
+	return match != 0;
+}
+
+/* A counted str of ${n} bytes at ${p} (where ${room} >= ${n} bytes are
+ * readable) short enough to keep, as take_data() + op_counted_str() make
+ * it, or NULL, with nothing changed. */
+static inline struct pv *
+fast_str(struct pvm *vm, const uint8_t *p, size_t n, size_t room)
+{
+	struct str_window win;
 	struct pv *v;
 	char *keep;
+	bool planted;
+	/* Shorter than the window, with the whole window readable. */
+	bool window = n < STR_WINDOW_BYTES && room >= STR_WINDOW_BYTES;
 
 	/* Short enough to keep (STR_KEEP_MAX) and for arena_alloc_fast(). */
 	if (n > STR_KEEP_MAX || arena_round(n + 1) + arena_round(sizeof(*v)) >
-	    ARENA_FAST_MAX_BYTES || n > vm->limits.max_string_bytes ||
-	    !fast_utf8_ok(p, n))
+	    ARENA_FAST_MAX_BYTES || n > vm->limits.max_string_bytes)
 		return NULL;
+	if (window) {
+		win = str_window(p, n);
+		/* What fast_utf8_ok() says: all ASCII is UTF-8. */
+		if (!window_is_ascii(&win) &&
+		    !pvm_text_is_utf8((const char *)p, n, true))
+			return NULL;
+	} else if (!fast_utf8_ok(p, n)) {
+		return NULL;
+	}
 	/* The text, then the value, as two allocations would place them. */
 	if ((keep = arena_alloc_fast(vm->arena, arena_round(n + 1) +
 	    arena_round(sizeof(*v)))) == NULL)
 		return NULL;
 	v = (struct pv *)(void *)(keep + arena_round(n + 1));
-	if (n <= 64)
+	/*
+	 * The window fits in the allocation (n + 1 bytes rounded, then the
+	 * value: more than STR_WINDOW_BYTES in all).  Past the text it
+	 * writes the NUL's byte, padding no one reads and, with an
+	 * alignment below STR_WINDOW_BYTES, the start of the value: all
+	 * written below.
+	 */
+	if (window)
+		memcpy(keep, p, STR_WINDOW_BYTES);
+	else if (n <= 64)
 		short_copy(keep, p, n);
 	else
 		long_copy(keep, p, n);
@@ -2560,8 +2682,9 @@ fast_str(struct pvm *vm, const uint8_t *p, size_t n)
 	v->kind = PV_STR;
 	v->u.str.ptr = keep;
 	v->u.str.len = n;
-	if (!plants_a_method(v->u.str))
-		v->flags = PVF_SAFE_KEY;
+	planted = window ? window_plants_a_method(&win, n) :
+	    plants_a_method(v->u.str);
+	v->flags = (uint16_t)(PVF_SAFE_KEY * !planted);
 	return v;
 }
 
@@ -2634,8 +2757,7 @@ fused_put(struct pvm *vm, const uint8_t *q, const uint8_t *end,
 	return len;
 }
 
-/* The opcodes run_whole_opcodes() runs itself; fast_index maps a code
- * byte to its place here, 0 (FAST_GENERIC) for all the others. */
+/* The opcodes run_whole_opcodes() runs itself. */
 #define FAST_OPS(X)							\
 	X(BININT1) X(BININT2) X(BININT) X(BINFLOAT) X(NONE) X(NEWTRUE)	\
 	X(NEWFALSE) X(EMPTY_TUPLE) X(EMPTY_DICT) X(EMPTY_LIST)		\
@@ -2645,19 +2767,6 @@ fused_put(struct pvm *vm, const uint8_t *q, const uint8_t *end,
 	X(APPEND) X(SETITEM) X(APPENDS) X(SETITEMS) X(PROTO) X(FRAME)	\
 	X(STOP)
 
-enum fast_op {
-	FAST_GENERIC,
-#define FAST_ENUM(name) FAST_##name,
-	FAST_OPS(FAST_ENUM)
-#undef FAST_ENUM
-};
-
-static const uint8_t fast_index[256] = {
-#define FAST_INDEX(name) [OP_##name] = FAST_##name,
-	FAST_OPS(FAST_INDEX)
-#undef FAST_INDEX
-};
-
 /*
  * With GNU C (gcc, clang), each fast opcode ends in a jump of its own to
  * the next opcode's code ("threaded code"), so that the branch predictor
@@ -2665,6 +2774,22 @@ static const uint8_t fast_index[256] = {
  */
 #if defined(__GNUC__)
 #define FAST_THREADED 1
+#endif
+
+#ifndef FAST_THREADED
+enum fast_op {
+	FAST_GENERIC,
+#define FAST_ENUM(name) FAST_##name,
+	FAST_OPS(FAST_ENUM)
+#undef FAST_ENUM
+};
+
+/* A code byte's place in FAST_OPS, 0 (FAST_GENERIC) for all the others. */
+static const uint8_t fast_index[256] = {
+#define FAST_INDEX(name) [OP_##name] = FAST_##name,
+	FAST_OPS(FAST_INDEX)
+#undef FAST_INDEX
+};
 #endif
 
 /* The stack of a pvm that has none yet: no room, so every push goes to
@@ -2695,14 +2820,23 @@ run_whole_opcodes(struct pvm *vm, const uint8_t *p, size_t avail)
 #define STACK_BASE() (vm->stack != NULL ? vm->stack : no_stack)
 #define ROOM() ((size_t)(end - q))
 #ifdef FAST_THREADED
-	static const void *const fast_label[] = {
-		&&generic,
-#define FAST_LABEL(name) &&fast_##name,
+	/*
+	 * Indexed by the code byte itself: one load fewer between reading
+	 * the byte and jumping, which is what a mispredicted jump waits
+	 * for.  Every code is &&generic but the fast ones, which the
+	 * designators after the range override (hence the pragma).
+	 */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+	static const void *const fast_label[256] = {
+		[0 ... 255] = &&generic,
+#define FAST_LABEL(name) [OP_##name] = &&fast_##name,
 		FAST_OPS(FAST_LABEL)
 #undef FAST_LABEL
 	};
+#pragma GCC diagnostic pop
 #define FAST(name) fast_##name:
-#define DISPATCH() goto *fast_label[fast_index[*q]]
+#define DISPATCH() goto *fast_label[*q]
 #else
 #define FAST(name) case FAST_##name:
 #define DISPATCH() goto dispatch
@@ -2822,7 +2956,8 @@ dispatch:
 		head = 5;
 	str:
 		if (n > ROOM() - head || top == stack_end ||
-		    (v = fast_str(vm, q + head, (size_t)n)) == NULL)
+		    (v = fast_str(vm, q + head, (size_t)n,
+		    ROOM() - head)) == NULL)
 			goto generic;
 		PUSH_PUT_NEXT(v, head + (size_t)n);
 	FAST(SHORT_BINBYTES)

@@ -568,6 +568,49 @@ START_TEST(build_with_known_keys_keeps_setstate_known)
 }
 END_TEST
 
+/* Every name a default __setstate__ could plant (see plants_a_method),
+ * as a key of BUILD's state, makes the next BUILD's call unknown; a key
+ * one byte off does not.  The key is followed by few bytes (read as they
+ * come) or by many (read in one 16-byte window). */
+START_TEST(build_state_keys_that_plant_a_method)
+{
+	static const char *const names[] = { "add", "extend", "append",
+	    "__dict__", "__class__", "__setstate__" };
+	static const char short_value[] = "K\x01";
+	static const char long_value[] = "X\x10\x00\x00\x00" "0123456789abcdef";
+	uint8_t buf[128];
+	size_t i, len, n;
+	int off_by, value;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (off_by = 0; off_by <= 1; off_by++)
+	for (value = 0; value <= 1; value++) {
+		const char *v = value ? long_value : short_value;
+		size_t v_len = value ? sizeof(long_value) - 1 :
+		    sizeof(short_value) - 1;
+		const struct pvm_report *r;
+
+		n = strlen(names[i]);
+		len = 0;
+		memcpy(buf + len, "\x80\x02" "cx\nY\n)\x81}\x8c", 11);
+		len += 11;
+		buf[len++] = (uint8_t)n;
+		memcpy(buf + len, names[i], n);
+		buf[len + n - 1] += (uint8_t)off_by;
+		len += n;
+		memcpy(buf + len, v, v_len);
+		len += v_len;
+		memcpy(buf + len, "sb}b.", 5);
+		len += 5;
+		r = run(buf, len);
+		ck_assert_msg(r->complete && !r->failed, "%s: %s", names[i],
+		    r->n_reasons ? r->reasons[0].detail : "");
+		assert_call(r, 1, "x.Y.__setstate__");
+		assert_call(r, 2, off_by ? "x.Y.__setstate__" : NULL);
+	}
+}
+END_TEST
+
 START_TEST(appends_on_a_list_calls_nothing)
 {
 	assert_clean(run(P("](K\x01K\x02" "eK\x03" "a.")));
@@ -1051,6 +1094,7 @@ pvm_suite(void)
 	tcase_add_test(tc, build_on_an_instance_calls_setstate);
 	tcase_add_test(tc, build_on_plain_values_needs_a_none_state);
 	tcase_add_test(tc, build_whose_state_sets_setstate_makes_next_build_unknown);
+	tcase_add_test(tc, build_state_keys_that_plant_a_method);
 	tcase_add_test(tc, build_with_known_keys_keeps_setstate_known);
 	tcase_add_test(tc, appends_on_a_list_calls_nothing);
 	tcase_add_test(tc, appends_on_an_object_calls_extend);

@@ -106,6 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.limits.max_message_bytes = 1 << 16;
 	cfg.limits.max_memo_entries = 1 << 12;
 	cfg.memo = (enum analysis_memo)((sel >> 4) % 3);
+	cfg.resume_after_error = cfg.frame.kind == FRAME_RAW && (sel & 0x04);
 	run(&cfg, data + 1, size - 1, size, &whole);
 	run(&cfg, data + 1, size - 1, (size_t)(sel >> 6) * 2 + 1, &split);
 	check(whole.n == split.n);

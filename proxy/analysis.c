@@ -60,6 +60,7 @@ struct analysis {
 	struct frame *frame;
 	struct pvm *models[MAX_MODELS];
 	const char *model_names[MAX_MODELS];
+	enum pvm_memo_model model_kinds[MAX_MODELS];
 	size_t n_models;
 	enum pvm_status status[MAX_MODELS];
 
@@ -72,6 +73,11 @@ struct analysis {
 
 	struct own_reason own[MAX_OWN_REASONS];
 	size_t n_own;
+	/* This message, for a server that may read on after an error (see
+	 * note_unknown_resume()): where it could restart inside it, and
+	 * where it would no longer read what the models read. */
+	bool resume_restart, resume_lost;
+	uint64_t resume_restart_pos, resume_lost_pos;
 
 	uint64_t max_findings_bytes;
 	struct findings out;
@@ -655,6 +661,72 @@ deny_past_bound(struct analysis *a, enum pw_code code, const char *detail)
 }
 
 /*
+ * A server that reads each pickle with a fresh load() and goes on after an
+ * error restarts, after an import or call that raised, where its file's
+ * buffer was last refilled: that depends on how the bytes arrived, and may
+ * be any opcode, argument or string data of this pickle before the error,
+ * read as the start of a new one.  Nothing can be known after that, so a
+ * pickle that may fail there is denied.  One Unpickler reading the stream
+ * keeps its own buffer and resumes after the failing opcode, which the
+ * persistent model follows (pvm_set_resume), up to an INST whose MARK the
+ * resumed server lacks (resume_lost).
+ */
+static void
+note_unknown_resume(struct analysis *a)
+{
+	const struct pvm_report *r;
+	size_t k;
+
+	if (!a->config.resume_after_error)
+		return;
+	for (k = 0; k < a->n_models; k++) {
+		r = pvm_report(a->models[k]);
+		if (r->resume_lost && (!a->resume_lost ||
+		    r->resume_lost_pos < a->resume_lost_pos)) {
+			a->resume_lost = true;
+			a->resume_lost_pos = r->resume_lost_pos;
+		}
+		if (a->model_kinds[k] == PVM_MEMO_PER_MESSAGE && r->may_fail) {
+			a->resume_restart = true;
+			a->resume_restart_pos = r->may_fail_pos;
+		}
+	}
+}
+
+/*
+ * After the policy.  Where a resumed server stops reading what the models
+ * read, the lists of imports and calls may miss some: that is said
+ * whatever the verdict.  A possible restart inside the pickle is only
+ * worth a reason for a message the policy allowed.
+ */
+static void
+deny_unknown_resume(struct analysis *a, enum analysis_verdict *verdict)
+{
+	struct findings *f = &a->out;
+	enum analysis_verdict deny = policy_mode(a->policy) ==
+	    POLICY_MODE_DETECT ? ANALYSIS_WOULD_DENY : ANALYSIS_DENY;
+
+	/* If an append fails, the findings say so and deliver() denies. */
+	if (a->resume_lost) {
+		if (*verdict == ANALYSIS_ALLOW)
+			*verdict = deny;
+		(void)append_reason_to(a, &f->reasons, &f->n_reasons,
+		    &f->reasons_cap, PW_RESUME_UNKNOWN, a->resume_lost_pos,
+		    "INST after an import or call that may raise: a server "
+		    "that resumed after the error has no MARK and runs INST's "
+		    "lines as opcodes; what follows is not followed "
+		    "(resume_after_error)");
+	} else if (a->resume_restart && *verdict == ANALYSIS_ALLOW) {
+		*verdict = deny;
+		(void)append_reason_to(a, &f->reasons, &f->n_reasons,
+		    &f->reasons_cap, PW_RESUME_UNKNOWN, a->resume_restart_pos,
+		    "if this import or call raises, a server that reads on "
+		    "with a fresh load() restarts where its buffer was last "
+		    "refilled, maybe inside a string (resume_after_error)");
+	}
+}
+
+/*
  * Fill *${msg} with the message that ends at the current stream position:
  * findings of the models (if ${with_models}) and the own reasons, the
  * policy's verdict.  The analysis moves on to the next message, or ends if
@@ -687,6 +759,8 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	}
 	else if (!is_pickle && !f->overflow && !f->oom)
 		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
+	if (is_pickle && !f->oom)
+		deny_unknown_resume(a, &verdict);
 	if (f->overflow && !f->oom) {
 		deny_past_bound(a, PW_LIMIT_ANALYSIS_MEMORY, "findings above "
 		    "the analysis memory bound; the lists are incomplete");
@@ -727,6 +801,7 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	msg->stream_ends = stream_ends;
 
 	a->n_own = 0;
+	a->resume_restart = a->resume_lost = false;
 	a->msg_offset = a->stream_pos;
 	memset(&a->fmsg, 0, sizeof(a->fmsg));
 	a->state = stream_ends ? AS_ENDED : AS_BETWEEN;
@@ -815,6 +890,7 @@ feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
 		 * it failed on, nor after one we read two ways. */
 		if (!models_agree(a))
 			failed = true;
+		note_unknown_resume(a);
 		deliver(a, msg, true, true, failed);
 		return true;
 	}
@@ -876,24 +952,22 @@ analysis_new(const struct analysis_config *config)
 		goto err1;
 	switch (config->memo) {
 	case ANALYSIS_MEMO_PER_MESSAGE:
-		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PER_MESSAGE);
-		a->model_names[0] = "per-message";
-		a->n_models = 1;
+		a->model_kinds[a->n_models++] = PVM_MEMO_PER_MESSAGE;
 		break;
 	case ANALYSIS_MEMO_PERSISTENT:
-		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PERSISTENT);
-		a->model_names[0] = "persistent";
-		a->n_models = 1;
+		a->model_kinds[a->n_models++] = PVM_MEMO_PERSISTENT;
 		break;
 	case ANALYSIS_MEMO_BOTH:
-		a->models[0] = pvm_new(&config->limits, PVM_MEMO_PER_MESSAGE);
-		a->models[1] = pvm_new(&config->limits, PVM_MEMO_PERSISTENT);
-		a->model_names[0] = "per-message";
-		a->model_names[1] = "persistent";
-		a->n_models = 2;
+		a->model_kinds[a->n_models++] = PVM_MEMO_PER_MESSAGE;
+		a->model_kinds[a->n_models++] = PVM_MEMO_PERSISTENT;
 		break;
 	default:
 		goto err2;
+	}
+	for (k = 0; k < a->n_models; k++) {
+		a->models[k] = pvm_new(&config->limits, a->model_kinds[k]);
+		a->model_names[k] = a->model_kinds[k] == PVM_MEMO_PER_MESSAGE ?
+		    "per-message" : "persistent";
 	}
 	for (k = 0; k < a->n_models; k++) {
 		if (a->models[k] == NULL)
@@ -905,9 +979,11 @@ analysis_new(const struct analysis_config *config)
 		goto err2;
 	if ((a->eval = policy_eval_new(a->policy)) == NULL)
 		goto err2;
-	for (k = 0; k < a->n_models; k++)
+	for (k = 0; k < a->n_models; k++) {
 		pvm_set_extensions(a->models[k], policy_ext_lookup,
 		    (void *)(uintptr_t)a->policy);
+		pvm_set_resume(a->models[k], config->resume_after_error);
+	}
 
 	/* The findings are copies of what the models hold, plus one policy
 	 * reason each: bound them by twice the models' own memory bound

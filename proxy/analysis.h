@@ -34,6 +34,9 @@ struct analysis_config {
 	struct pvm_limits limits;	/* as given: policy_limits() is the
 					 * caller's to apply */
 	enum analysis_memo memo;
+	bool resume_after_error;	/* the server calls load() again on the
+					 * stream after an unpickling error
+					 * (pvm_set_resume): raw framing */
 	const struct policy *policy;	/* NULL: policy_builtin(); else it
 					 * must outlive the analysis */
 };

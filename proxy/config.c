@@ -71,6 +71,7 @@ enum key_id {
 	K_FRAMING,
 	K_MP_HANDSHAKE,
 	K_MEMO,
+	K_RESUME_AFTER_ERROR,
 	K_RULES,
 	K_MODE,
 	K_ON_DENY,
@@ -197,6 +198,8 @@ static const struct key_def keys[K_COUNT] = {
 	    "close or drop" },
 	[K_FAIL_POLICY] = { "fail_policy", IN_LISTENER, KIND_ENUM, 0, 0,
 	    fail_policy_names, "close (the only fail policy so far)" },
+	[K_RESUME_AFTER_ERROR] = { "resume_after_error", IN_LISTENER,
+	    KIND_BOOL, 0, 0, NULL, BOOL_EXPECTED },
 	[K_MESSAGE_HASH] = { "message_hash", IN_LISTENER, KIND_ENUM, 0, 0,
 	    message_hash_names, "all, denied or none" },
 	[K_MAX_MESSAGE_BYTES] = { "max_message_bytes", IN_LISTENER, KIND_SIZE,
@@ -1467,6 +1470,15 @@ resolve_analysis(struct parser *ps, struct listener_priv *lp)
 	l->memo = (enum analysis_memo)number_or(sec, K_MEMO,
 	    l->framing == FRAME_RAW ? ANALYSIS_MEMO_BOTH :
 	    ANALYSIS_MEMO_PER_MESSAGE);
+	/* Whether the raw server goes on reading after an unpickling error
+	 * is not visible from here: assume it may (pvm_set_resume). */
+	if (framing_ok && good(sec, K_RESUME_AFTER_ERROR) &&
+	    l->framing != FRAME_RAW)
+		error_key(ps, sec, K_RESUME_AFTER_ERROR, "resume_after_error "
+		    "only applies to framing = raw: len32 and mp servers "
+		    "unpickle each message by itself");
+	l->resume_after_error = l->framing == FRAME_RAW &&
+	    number_or(sec, K_RESUME_AFTER_ERROR, 1) != 0;
 	l->rules = string_or(sec, K_RULES, NULL);
 	l->mode_set = good(sec, K_MODE);
 	l->mode = (enum policy_mode)number_or(sec, K_MODE,

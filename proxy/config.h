@@ -110,6 +110,8 @@ struct config_listener {
 	enum frame_kind framing;
 	unsigned mp_handshake;		/* 0 or 3; 3 by default for mp */
 	enum analysis_memo memo;
+	bool resume_after_error;	/* raw: the server may call load() again
+					 * after an unpickling error */
 	const char *rules;		/* NULL: the built-in data-only policy */
 	bool mode_set;			/* false: the rule file's mode */
 	enum policy_mode mode;

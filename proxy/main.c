@@ -54,6 +54,7 @@ struct scan_options {
 	enum output_format format;
 	bool memo_given;
 	bool handshake_given;
+	bool resume_given;
 	const char *rules_path;	/* NULL: the built-in policy */
 	bool strict;
 	char **files;
@@ -74,6 +75,7 @@ static const char usage_text[] =
     "       picklewall scan [--rules FILE [--strict]] [--framing raw|len32|mp]\n"
     "                       [--mp-handshake 0|3]\n"
     "                       [--memo per-message|persistent|both]\n"
+    "                       [--resume-after-error yes|no]\n"
     "                       [--format json|text] [--max-message-bytes SIZE]\n"
     "                       FILE|- ...\n"
     "       picklewall -t --rules FILE [--strict]\n"
@@ -126,6 +128,13 @@ static const char help_text[] =
     "                           persistent (one Unpickler reads the stream),\n"
     "                           both (analyze both ways, report the union);\n"
     "                           default both for raw, per-message otherwise\n"
+    "  --resume-after-error yes|no\n"
+    "                           raw only: may the server call load() again\n"
+    "                           on the stream after an unpickling error?\n"
+    "                           It then reads on from the failing opcode\n"
+    "                           with an empty stack and protocol 0, and a\n"
+    "                           memo that may differ from the analyzer's;\n"
+    "                           yes (the default) analyzes for that\n"
     "  --format json|text       output format (default json)\n"
     "  --max-message-bytes SIZE largest message (payload) accepted; a bigger\n"
     "                           one is denied and ends the stream.  SIZE is\n"
@@ -253,6 +262,15 @@ set_option(struct scan_options *opt, const char *name, const char *value)
 			return usage_error("unknown memo model '%s' "
 			    "(per-message, persistent, both)", value);
 		opt->memo_given = true;
+	} else if (strcmp(name, "resume-after-error") == 0) {
+		if (strcmp(value, "yes") == 0)
+			c->resume_after_error = true;
+		else if (strcmp(value, "no") == 0)
+			c->resume_after_error = false;
+		else
+			return usage_error("--resume-after-error takes yes or "
+			    "no, not '%s'", value);
+		opt->resume_given = true;
 	} else if (strcmp(name, "format") == 0) {
 		if (strcmp(value, "json") == 0)
 			opt->format = FORMAT_JSON;
@@ -281,6 +299,7 @@ option_takes_value(const char *name)
 {
 	return strcmp(name, "framing") == 0 ||
 	    strcmp(name, "mp-handshake") == 0 || strcmp(name, "memo") == 0 ||
+	    strcmp(name, "resume-after-error") == 0 ||
 	    strcmp(name, "format") == 0 || strcmp(name, "rules") == 0 ||
 	    strcmp(name, "max-message-bytes") == 0;
 }
@@ -349,9 +368,16 @@ parse_scan(int argc, char **argv, struct scan_options *opt)
 		return usage_error("%s", "scan needs at least one FILE or -");
 	if (opt->handshake_given && opt->config.frame.kind != FRAME_MP)
 		return usage_error("%s", "--mp-handshake needs --framing mp");
+	if (opt->resume_given && opt->config.frame.kind != FRAME_RAW)
+		return usage_error("%s", "--resume-after-error needs --framing "
+		    "raw: len32 and mp servers unpickle each message by "
+		    "itself");
 	if (!opt->memo_given)
 		opt->config.memo = opt->config.frame.kind == FRAME_RAW ?
 		    ANALYSIS_MEMO_BOTH : ANALYSIS_MEMO_PER_MESSAGE;
+	if (!opt->resume_given)
+		opt->config.resume_after_error =
+		    opt->config.frame.kind == FRAME_RAW;
 	return 0;
 }
 

@@ -124,18 +124,30 @@ prepare_policy(struct proxy *p, struct listener *l)
 	l->env.analysis.memo = l->cfg->memo;
 	l->env.analysis.policy = l->policy;
 	l->env.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(l->policy);
-	/* An allowed call can raise inside the server.  A raw server that
-	 * catches the error and calls load() again reads on from the middle
-	 * of that pickle, with a stack picklewall never saw: see "Raw framing
-	 * behind an error-tolerant server" in proxy/ANALYZER.md. */
-	if (l->cfg->framing == FRAME_RAW && policy_allows_calls(l->policy))
-		diag(p, l->cfg->rules, "warning: listener %s: framing = raw "
-		    "with rules that allow calls is safe only if the server "
-		    "stops reading a connection after an unpickling error: "
-		    "an allowed call that raises leaves the stream in the "
-		    "middle of a pickle, and a server that reads on from there "
-		    "runs bytes picklewall analyzed in another context",
-		    l->cfg->name);
+	l->env.analysis.resume_after_error = l->cfg->resume_after_error;
+	/* An allowed call can raise inside the server, and a raw server that
+	 * catches the error and calls load() again reads on from a point in
+	 * that pickle: see "Servers that read on after an error" in
+	 * proxy/ANALYZER.md.  Say what that costs or risks here. */
+	if (l->cfg->framing == FRAME_RAW && policy_allows_calls(l->policy)) {
+		if (!l->cfg->resume_after_error)
+			diag(p, l->cfg->rules, "warning: listener %s: "
+			    "resume_after_error = no with rules that allow "
+			    "calls is safe only if the server stops reading a "
+			    "connection after an unpickling error: a server "
+			    "that reads on after an allowed call raised may "
+			    "run bytes picklewall read as data",
+			    l->cfg->name);
+		else if (l->cfg->memo != ANALYSIS_MEMO_PERSISTENT)
+			diag(p, l->cfg->rules, "note: listener %s: framing = "
+			    "raw with resume_after_error = yes (the default): "
+			    "a pickle that imports or calls anything is denied "
+			    "(resume_unknown), since a server that reads each "
+			    "pickle with a fresh load() and goes on after an "
+			    "error would restart inside it; set "
+			    "resume_after_error = no if the server stops "
+			    "reading after an error", l->cfg->name);
+	}
 	return 0;
 }
 

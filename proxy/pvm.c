@@ -390,6 +390,20 @@ static struct pv pv_memoryview = { .kind = PV_MEMORYVIEW,
     .flags = PVF_STATIC | PVF_UNHASHABLE };
 static struct pv pv_long_str = { .kind = PV_STR, .flags = PVF_STATIC };
 
+/*
+ * What a GET yields when the server's memo may hold another value at that
+ * index: an earlier import or call may have raised, and the server resumed
+ * after it (pvm_set_resume).  It could be any value the memo ever held, so
+ * it stands for an object of unknown origin: as data it passes, as a name,
+ * callable or target of a method it is unknown.
+ */
+#define STALE_WHY "a memo entry that may hold another value in the " \
+	"server: an earlier import or call may have raised, and a server " \
+	"that resumes after the error skips the PUT or MEMOIZE that " \
+	"followed it"
+static struct pv pv_stale = { .kind = PV_OBJECT, .flags = PVF_STATIC,
+    .u.origin = { .name = NULL, .why = STALE_WHY } };
+
 static const char *const kind_names[] = {
 	[PV_NONE] = "NoneType", [PV_BOOL] = "bool", [PV_INT] = "int",
 	[PV_FLOAT] = "float", [PV_STR] = "str", [PV_BYTES] = "bytes",
@@ -464,6 +478,14 @@ struct pvm {
 	size_t n_marks, marks_cap;
 	struct pvm_memo *memo;
 	uint64_t calls_total;
+
+	/* A server that resumes after an error (pvm_set_resume). */
+	bool resume;
+	bool may_have_failed;	/* this pickle: an import or call so far */
+	bool memo_inexact;	/* GET, PUT, MEMOIZE take the slow path */
+	uint64_t writes_since_failure; /* PUTs and MEMOIZEs since then */
+	uint64_t stale_from;	/* persistent memo: indices at or above it
+				 * may differ in the server; UINT64_MAX none */
 
 	/* Memory. */
 	struct arena *arena;
@@ -633,56 +655,60 @@ join_name(struct pvm *vm, const char *a, size_t alen, const char *b,
 }
 
 /*
- * Record one find_class() call with the raw names it receives (a name with
- * ptr NULL is only known at run time) and return the value it pushes.
- * Models _pickle_Unpickler_find_class_impl: the _compat_pickle mapping at
- * protocol < 3, then an attribute walk over dotted names at protocol >= 4.
+ * The names _compat_pickle maps (${module}, ${name}) to, as find_class does
+ * at protocol < 3: *${to_module} and *${to_name} are the inputs where
+ * nothing maps, and ptr NULL where the result is only known at run time.
  */
-static struct pv *
-record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
-    int64_t ext_code)
+static void
+compat_resolve(struct pvm_str module, struct pvm_str name,
+    struct pvm_str *to_module, struct pvm_str *to_name)
+{
+	const char *m, *n;
+
+	*to_module = module;
+	*to_name = name;
+	if (module.ptr != NULL && name.ptr != NULL) {
+		if (compat_map_pair(module.ptr, module.len, name.ptr, name.len,
+		    &m, &n)) {
+			to_module->ptr = m;
+			to_module->len = strlen(m);
+			to_name->ptr = n;
+			to_name->len = strlen(n);
+		} else if (compat_map_module(module.ptr, module.len, &m)) {
+			to_module->ptr = m;
+			to_module->len = strlen(m);
+		}
+	} else if (module.ptr != NULL) {
+		/* The pair table may map this module differently for some
+		 * names: then the module is unknown too. */
+		if (compat_module_has_pairs(module.ptr, module.len))
+			to_module->ptr = NULL;
+		else if (compat_map_module(module.ptr, module.len, &m)) {
+			to_module->ptr = m;
+			to_module->len = strlen(m);
+		}
+	} else if (name.ptr != NULL &&
+	    compat_name_may_change(name.ptr, name.len)) {
+		to_name->ptr = NULL;
+	}
+}
+
+/* Append one import to the report: find_class received (${module},
+ * ${name}) at protocol ${proto} and resolved them to the mapped pair. */
+static int
+add_import(struct pvm *vm, int proto, struct pvm_str module,
+    struct pvm_str name, struct pvm_str mapped_module,
+    struct pvm_str mapped_name, int64_t ext_code)
 {
 	struct pvm_import *imp;
-	struct pvm_str mapped_module = module, mapped_name = name;
-	const char *to_module, *to_name;
-	struct pv *v;
-
-	if (vm->proto < 3) {
-		if (module.ptr != NULL && name.ptr != NULL) {
-			if (compat_map_pair(module.ptr, module.len, name.ptr,
-			    name.len, &to_module, &to_name)) {
-				mapped_module.ptr = to_module;
-				mapped_module.len = strlen(to_module);
-				mapped_name.ptr = to_name;
-				mapped_name.len = strlen(to_name);
-			} else if (compat_map_module(module.ptr, module.len,
-			    &to_module)) {
-				mapped_module.ptr = to_module;
-				mapped_module.len = strlen(to_module);
-			}
-		} else if (module.ptr != NULL) {
-			/* The pair table may map this module differently
-			 * for some names: then the module is unknown too. */
-			if (compat_module_has_pairs(module.ptr, module.len))
-				mapped_module.ptr = NULL;
-			else if (compat_map_module(module.ptr, module.len,
-			    &to_module)) {
-				mapped_module.ptr = to_module;
-				mapped_module.len = strlen(to_module);
-			}
-		} else if (name.ptr != NULL &&
-		    compat_name_may_change(name.ptr, name.len)) {
-			mapped_name.ptr = NULL;
-		}
-	}
 
 	if (vm_grow(vm, (void **)&vm->imports, &vm->imports_cap,
 	    vm->report.n_imports + 1, sizeof(*imp)) < 0)
-		return NULL;
+		return -1;
 	imp = &vm->imports[vm->report.n_imports++];
 	memset(imp, 0, sizeof(*imp));
 	imp->op = vm->op->code;
-	imp->protocol = (uint8_t)vm->proto;
+	imp->protocol = (uint8_t)proto;
 	imp->pos = vm->op_pos;
 	imp->module_known = mapped_module.ptr != NULL;
 	imp->name_known = mapped_name.ptr != NULL;
@@ -692,16 +718,78 @@ record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
 	imp->raw_name = name.ptr != NULL ? name : unknown_str;
 	imp->remapped = imp->module.ptr != imp->raw_module.ptr ||
 	    imp->name.ptr != imp->raw_name.ptr;
-	imp->dotted = vm->proto >= 4 && name.ptr != NULL &&
+	imp->dotted = proto >= 4 && name.ptr != NULL &&
 	    memchr(name.ptr, '.', name.len) != NULL;
 	imp->ext_code = ext_code;
 	publish(vm);
+	return 0;
+}
+
+/*
+ * An import or call was just recorded: CPython may raise there.  For a
+ * server that resumes after errors, from here on memo writes may be
+ * skipped (memo_write()) and imports may be read at protocol 0.  A
+ * persistent memo stays inexact from its current length up for good: a
+ * MEMOIZE the server skipped shifts every later one down by one.
+ */
+static void
+note_may_fail(struct pvm *vm)
+{
+	size_t len;
+
+	if (!vm->resume || vm->may_have_failed)
+		return;
+	vm->may_have_failed = true;
+	vm->memo_inexact = true;
+	vm->writes_since_failure = 0;
+	vm->report.may_fail = true;
+	vm->report.may_fail_pos = vm->op_pos;
+	len = pvm_memo_len(vm->memo);
+	if (vm->model == PVM_MEMO_PERSISTENT && len < vm->stale_from)
+		vm->stale_from = len;
+}
+
+/*
+ * Record one find_class() call with the raw names it receives (a name with
+ * ptr NULL is only known at run time) and return the value it pushes.
+ * Models _pickle_Unpickler_find_class_impl: the _compat_pickle mapping at
+ * protocol < 3, then an attribute walk over dotted names at protocol >= 4.
+ * A server that resumed after an earlier error in this pickle is at
+ * protocol 0 again: where that maps the names differently, both readings
+ * are recorded and the value's name is unknown.
+ */
+static struct pv *
+record_import(struct pvm *vm, struct pvm_str module, struct pvm_str name,
+    int64_t ext_code)
+{
+	struct pvm_str mapped_module = module, mapped_name = name;
+	struct pvm_str module0, name0;
+	bool two_readings = false;
+	struct pv *v;
+
+	if (vm->proto < 3)
+		compat_resolve(module, name, &mapped_module, &mapped_name);
+	if (add_import(vm, vm->proto, module, name, mapped_module,
+	    mapped_name, ext_code) < 0)
+		return NULL;
+	if (vm->may_have_failed && vm->proto >= 3) {
+		compat_resolve(module, name, &module0, &name0);
+		two_readings = module0.ptr != module.ptr ||
+		    name0.ptr != name.ptr;
+		if (two_readings && add_import(vm, 0, module, name, module0,
+		    name0, ext_code) < 0)
+			return NULL;
+	}
+	note_may_fail(vm);
 
 	if ((v = vm_alloc(vm, sizeof(*v))) == NULL)
 		return NULL;
 	memset(v, 0, sizeof(*v));
 	v->kind = PV_GLOBAL;
-	if (mapped_module.ptr != NULL && mapped_name.ptr != NULL) {
+	if (two_readings) {
+		v->u.origin.why = "import a server that resumed after an "
+		    "earlier error reads at protocol 0, under another name";
+	} else if (mapped_module.ptr != NULL && mapped_name.ptr != NULL) {
 		v->u.origin.name = join_name(vm, mapped_module.ptr,
 		    mapped_module.len, mapped_name.ptr, mapped_name.len,
 		    &v->u.origin.len);
@@ -737,6 +825,7 @@ record_call(struct pvm *vm, const char *name, size_t len, size_t module_len,
 	c->why = name != NULL ? NULL : why;
 	vm->calls_total++;
 	publish(vm);
+	note_may_fail(vm);
 	return c;
 }
 
@@ -744,6 +833,8 @@ record_call(struct pvm *vm, const char *name, size_t len, size_t module_len,
 static struct pvm_call *
 record_call_of(struct pvm *vm, const struct pv *callee)
 {
+	if (callee == &pv_stale)
+		return record_call(vm, NULL, 0, 0, STALE_WHY);
 	if (callee->flags & PVF_PLANTED) {
 		/* Its __new__ or __init__ may be anything now, and so may
 		 * what it receives: no shape either. */
@@ -771,6 +862,8 @@ record_method_call(struct pvm *vm, const struct pv *target, const char *method)
 	const char *owner, *name;
 	size_t owner_len, module_len, len;
 
+	if (target == &pv_stale)
+		return record_call(vm, NULL, 0, 0, STALE_WHY);
 	if (target->flags & PVF_PLANTED)
 		return record_call(vm, NULL, 0, 0,
 		    "an earlier BUILD may have replaced this method");
@@ -902,8 +995,12 @@ shape_value(struct pvm *vm, const struct pv *v, unsigned depth)
 		return;
 	case PV_GLOBAL:
 	case PV_OBJECT:
+		/* An empty module or name (STACK_GLOBAL takes any str) has
+		 * no "module:qualname" either. */
 		if (v->u.origin.name == NULL ||
-		    !shape_name_writable(v->u.origin.name, v->u.origin.len)) {
+		    !shape_name_writable(v->u.origin.name, v->u.origin.len) ||
+		    v->u.origin.module_len == 0 ||
+		    v->u.origin.module_len + 1 >= v->u.origin.len) {
 			shape_puts(vm, "?");
 			return;
 		}
@@ -1662,6 +1759,14 @@ op_global_or_inst(struct pvm *vm)
 	/* load_inst finds its MARK before it reads the lines. */
 	if (inst && marker(vm, &mark) < 0)
 		return -1;
+	/* So a server that resumed after an earlier error, with no MARK,
+	 * fails here without reading them, and reads them as opcodes next.
+	 * What it does then cannot be followed; the analysis goes on as for
+	 * a server that did not resume. */
+	if (inst && vm->may_have_failed && !vm->report.resume_lost) {
+		vm->report.resume_lost = true;
+		vm->report.resume_lost_pos = vm->op_pos;
+	}
 	if (module.len == 0 || name.len == 0)
 		return fail(vm, PW_BAD_ARGUMENT, "%s: empty module or name",
 		    vm->op->name);
@@ -1792,6 +1897,25 @@ op_mark(struct pvm *vm)
 	return 0;
 }
 
+/*
+ * Could the server's memo hold another value at ${idx} than ours, for a
+ * server that resumes after errors?  A persistent memo may, at and above
+ * stale_from: MEMOIZEs it skipped shift the later ones down.  A fresh
+ * Unpickler per pickle that resumes (over a file without peek) starts
+ * with an empty memo whose MEMOIZEs count from 0 again, so any index below
+ * the number of memo writes since the possible failure may hold one of
+ * theirs.  Entries written since then are &pv_stale already
+ * (memo_write()).  Such a pickle is denied anyway (analysis.c:
+ * resume_unknown); this keeps its list of imports whole.
+ */
+static bool
+memo_stale(const struct pvm *vm, uint64_t idx)
+{
+	return idx >= vm->stale_from || (vm->may_have_failed &&
+	    vm->model == PVM_MEMO_PER_MESSAGE &&
+	    idx < vm->writes_since_failure);
+}
+
 PVM_HANDLER int
 op_get(struct pvm *vm, uint64_t idx)
 {
@@ -1801,17 +1925,35 @@ op_get(struct pvm *vm, uint64_t idx)
 		return fail(vm, PW_MEMO_MISSING,
 		    "%s: memo value not found at index %llu", vm->op->name,
 		    (unsigned long long)idx);
+	if (vm->memo_inexact && memo_stale(vm, idx))
+		v = &pv_stale;
 	return push(vm, v);
 }
 
-PVM_HANDLER int
-op_put(struct pvm *vm, uint64_t idx)
+/*
+ * PUT and MEMOIZE store the top of the stack.  After a possible failure in
+ * this pickle a resuming server may run them on an empty stack, which
+ * fails and leaves the entry as it was (and memo_len where it was): the
+ * entry is then stale whatever we store.
+ */
+static int
+memo_write(struct pvm *vm, uint64_t idx)
 {
 	struct pv *v = top(vm);
 
 	if (v == NULL)
 		return -1;
+	if (vm->may_have_failed) {
+		vm->writes_since_failure++;
+		v = &pv_stale;
+	}
 	return memo_put(vm, idx, v);
+}
+
+PVM_HANDLER int
+op_put(struct pvm *vm, uint64_t idx)
+{
+	return memo_write(vm, idx);
 }
 
 PVM_HANDLER int
@@ -2074,7 +2216,7 @@ op_next_buffer(struct pvm *vm)
 PVM_HANDLER int
 op_memoize(struct pvm *vm)
 {
-	return op_put(vm, pvm_memo_len(vm->memo));
+	return memo_write(vm, pvm_memo_len(vm->memo));
 }
 
 static int
@@ -2740,7 +2882,7 @@ fused_put(struct pvm *vm, const uint8_t *q, const uint8_t *end,
 	uint64_t key;
 	size_t len;
 
-	if (q >= end)
+	if (q >= end || vm->memo_inexact)
 		return 0;
 	if (*q == OP_MEMOIZE) {
 		key = pvm_memo_len(vm->memo);
@@ -2980,12 +3122,13 @@ dispatch:
 			goto generic;
 		PUSH_NEXT(&pv_int, 2 + (size_t)q[1]);
 	FAST(BINGET)
-		if (ROOM() < 2 || q[1] >= vm->memo->dense_cap ||
+		if (ROOM() < 2 || vm->memo_inexact ||
+		    q[1] >= vm->memo->dense_cap ||
 		    (v = vm->memo->dense[q[1]]) == NULL)
 			goto generic;
 		PUSH_NEXT(v, 2);
 	FAST(LONG_BINGET)
-		if (ROOM() < 5 ||
+		if (ROOM() < 5 || vm->memo_inexact ||
 		    (key = decode_fixed(q + 1, 4)) >= vm->memo->dense_cap ||
 		    (v = vm->memo->dense[key]) == NULL)
 			goto generic;
@@ -3006,7 +3149,8 @@ dispatch:
 		key = decode_fixed(q + 1, 4);
 		head = 5;
 	put:
-		if (top <= fence_ptr || key >= vm->limits.max_memo_entries ||
+		if (top <= fence_ptr || vm->memo_inexact ||
+		    key >= vm->limits.max_memo_entries ||
 		    !pvm_memo_put_dense(vm->memo, key, top[-1]))
 			goto generic;
 		DONE_NEXT(head);
@@ -3425,8 +3569,23 @@ pvm_begin(struct pvm *vm)
 	vm->proto = 0;
 	vm->stack_len = 0;
 	vm->n_marks = 0;
+	vm->may_have_failed = false;
+	if (vm->model == PVM_MEMO_PER_MESSAGE)
+		vm->stale_from = UINT64_MAX;
+	vm->memo_inexact = vm->stale_from != UINT64_MAX;
 	memset(&vm->report, 0, sizeof(vm->report));
 	publish(vm);
+}
+
+/**
+ * pvm_set_resume(vm, resume):
+ * With ${resume} true, model a server that calls load() again on the same
+ * stream after an unpickling error.
+ */
+void
+pvm_set_resume(struct pvm *vm, bool resume)
+{
+	vm->resume = resume;
 }
 
 /**
@@ -3495,6 +3654,7 @@ pvm_new(const struct pvm_limits *limits, enum pvm_memo_model model)
 		vm->limits = *limits;
 	pvm_limits_resolve(&vm->limits);
 	vm->model = model;
+	vm->stale_from = UINT64_MAX;
 	pvm_begin(vm);
 	return vm;
 }

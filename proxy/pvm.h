@@ -116,6 +116,13 @@ struct pvm_report {
 	int protocol;		/* last PROTO argument, 0 if none */
 	bool complete;		/* STOP was executed */
 	bool failed;		/* a fatal reason ended the analysis */
+	bool may_fail;		/* pvm_set_resume: an import or call the
+				 * server may raise on, the first at: */
+	uint64_t may_fail_pos;
+	bool resume_lost;	/* pvm_set_resume: after one, an opcode a
+				 * resumed server reads differently (INST,
+				 * which needs a MARK before its lines): */
+	uint64_t resume_lost_pos;
 	size_t n_imports, n_calls, n_reasons;
 	const struct pvm_import *imports;
 	const struct pvm_call *calls;
@@ -195,6 +202,19 @@ typedef int pvm_ext_lookup_fn(void *cookie, int64_t code,
  */
 void pvm_set_extensions(struct pvm *vm, pvm_ext_lookup_fn *lookup,
     void *cookie);
+
+/**
+ * pvm_set_resume(vm, resume):
+ * With ${resume} true, model a server that calls load() again on the same
+ * stream after an unpickling error (raw framing).  CPython resumes right
+ * after the failing opcode, with an empty stack, no marks and protocol 0,
+ * and with its memo as it stood.  Every import and call may fail, so after
+ * the first one in a pickle: imports are also resolved as at protocol 0,
+ * and memo entries that a skipped PUT or MEMOIZE may have left different
+ * read back as values known only at run time (see proxy/ANALYZER.md).
+ * Off by default; set it before the first pvm_feed().
+ */
+void pvm_set_resume(struct pvm *vm, bool resume);
 
 /* ---- the opcode table, shared by decoding, disassembly and tests ---- */
 

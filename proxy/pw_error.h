@@ -26,6 +26,7 @@
 	X(PW_LYING_FRAME,       "lying_frame")                              \
 	X(PW_TRAILING_BYTES,    "trailing_bytes")                           \
 	X(PW_BAD_FRAMING,       "bad_framing")                              \
+	X(PW_RESUME_UNKNOWN,    "resume_unknown")                           \
 	/* A configured bound was exceeded. */                              \
 	X(PW_LIMIT_MESSAGE_BYTES, "limit_message_bytes")                    \
 	X(PW_LIMIT_OPCODES,     "limit_opcodes")                            \

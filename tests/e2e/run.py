@@ -1395,12 +1395,16 @@ def _raw_objects():
 
 def test_raw_several_pickles_per_segment_and_byte_by_byte(t):
     be = t.backend("raw")
+    # The backend stops reading at its first unpickling error, so the
+    # bytes pickled at protocol < 3 (a _codecs.encode call) may pass.
     pw = t.picklewall([
-        ("raw-tls", t.tls_listener(be, "raw", "data-only.rules")),
+        ("raw-tls", t.tls_listener(be, "raw", "data-only.rules",
+                                   resume_after_error="no")),
         ("raw-plain", collections.OrderedDict([
             ("backend", "tcp://127.0.0.1:%d" % be.port),
             ("framing", "raw"),
             ("rules", q(os.path.join(RULES, "data-only.rules"))),
+            ("resume_after_error", "no"),
             ("tls", "no")])),
     ])
     objs = _raw_objects()
@@ -1487,6 +1491,41 @@ def test_raw_malicious_pickle_closes_connection(t):
             close.get("messages_to_backend") == 1,
             "audit: conn_close reason denied, 1 message forwarded (%s)" %
             close)
+
+
+def test_raw_call_denied_when_the_server_may_read_on(t):
+    """By default a raw listener assumes the server may carry on after an
+    unpickling error: a fresh load() per pickle would then restart where
+    its buffer was last refilled, inside the pickle.  A pickle that calls
+    anything (here bytes at protocol 2: _codecs.encode) is denied and the
+    connection closed; pure data passes."""
+    be = t.backend("raw")
+    pw = t.picklewall([("raw", t.tls_listener(be, "raw",
+                                               "data-only.rules"))])
+    s = t.tls_connect(pw.port("raw"))
+    port = s.getsockname()[1]
+    good = pickle.dumps({"ok": [1, 2.5, "x"]}, protocol=2)
+    s.sendall(good)
+    be.wait_events("object", 1)
+    calls = pickle.dumps({"b": b"\x00\x01"}, protocol=2)
+    s.sendall(calls + good)
+    how, secs, _ = wait_closed(s, 5)
+    t.check(how != "timeout", "picklewall closed the connection (%s)" % how)
+    time.sleep(0.2)
+    t.check(be.all_bytes() == good, "the backend received only the pickle "
+            "of pure data")
+    cid = pw.conn_id(port)
+    msgs = sorted(pw.events_of(cid, "message"),
+                  key=lambda e: e.get("msg_seq", 0))
+    t.check([m.get("verdict") for m in msgs][:2] == ["allow", "deny"],
+            "audit: allow then deny (%s)" % [m.get("verdict") for m in msgs])
+    codes = [r.get("code") for r in msgs[1].get("reasons", [])] \
+        if len(msgs) > 1 else []
+    t.check(codes == ["resume_unknown"], "audit: the only reason is "
+            "resume_unknown (%s)" % codes)
+    t.check(len(msgs) > 1 and [c.get("callable") for c in
+            msgs[1].get("calls", [])] == ["_codecs.encode"],
+            "audit: the call is listed all the same")
 
 
 # ======================================================================
@@ -1961,6 +2000,7 @@ TESTS = [
     test_multiprocessing_malicious_object_blocked_and_closed,
     test_raw_several_pickles_per_segment_and_byte_by_byte,
     test_raw_malicious_pickle_closes_connection,
+    test_raw_call_denied_when_the_server_may_read_on,
     test_tls_backend_verified_and_wrong_name_refused,
     test_mtls_required_refuses_bad_clients_and_logs_identity,
     test_handshake_timeout_closes_silent_client,

@@ -11,6 +11,7 @@ for the format.  Every .pkl is scanned with
 
     BINARY scan --rules RULES --framing F --format json [ARGS] FILE ...
 
+(with --resume-after-error no for raw framing unless ARGS say otherwise)
 and every JSON line (message) of a file must satisfy every expectation
 whose "match" glob matches the file's stem.  A file no expectation
 matches, and an expectation that matches no file, are failures too.
@@ -189,13 +190,25 @@ def run_make(case_dir, python, outdir, res, allow_skip):
 
 # ---- scanning --------------------------------------------------------------
 
+def resume_args(framing, args):
+    """A raw file here is what a producer wrote, read as its own server
+    reads it; the servers that read on after an unpickling error, and
+    what picklewall denies for them, are tested in tests/cli and
+    tests/e2e.  So raw files are scanned as for a server that stops at the
+    first error, unless the case's args say otherwise."""
+    if framing != 'raw' or any(a.startswith('--resume-after-error')
+                               for a in args):
+        return []
+    return ['--resume-after-error', 'no']
+
+
 def scan(binary, rules, framing, args, paths, res):
     """Scans the files; returns {path: [json record, ...]}."""
     out = {p: [] for p in paths}
     for i in range(0, len(paths), FILES_PER_SCAN):
         chunk = paths[i:i + FILES_PER_SCAN]
         cmd = [binary, 'scan', '--rules', rules, '--framing', framing,
-               '--format', 'json'] + args + chunk
+               '--format', 'json'] + resume_args(framing, args) + args + chunk
         try:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                                timeout=SCAN_TIMEOUT_S)

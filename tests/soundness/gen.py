@@ -6,8 +6,14 @@ one or more for each numbered point of shared/PICKLE-NOTES.md.  Each case
 says what it exercises and, where the notes pin it down, what CPython does:
 
   imports  the exact set of (module, name) that find_class receives, raw
-           (before the _compat_pickle mapping), in any server model;
-  raises   whether CPython raises in at least one server model;
+           (before the _compat_pickle mapping), in any server model of the
+           servers that give up at their first error;
+  resume_imports  the same for all servers, those that call load() again
+           after an error included (oracle.py "-resume" models); by
+           default equal to imports;
+  raises   whether CPython raises in at least one server model (a raise
+           of a `fail*` stub or of module `nomod` is on purpose, not an
+           unpickling error);
   reports  (module, name[, raw_module, raw_name]) that picklewall must
            report exactly, after mapping (notes 5, 19);
   shapes   `args` shapes (rules/REFERENCE.md) that some reported call must
@@ -58,6 +64,8 @@ class Case:
     reports: tuple = ()
     curated: bool = True
     shapes: tuple = ()
+    resume_imports: frozenset = None
+    names_only: bool = False
 
 
 # ------------------------------------------------------------- assembler
@@ -146,13 +154,16 @@ CASES = []
 
 
 def case(group, short, about, data, notes=(), imports=None, raises=None,
-         reports=(), framing='raw', shapes=()):
+         reports=(), framing='raw', shapes=(), resume_imports=None, names_only=False):
     CASES.append(Case(group + '/' + short, group, data, about, tuple(notes), framing,
                       None if imports is None else frozenset(imports), raises,
-                      tuple(reports), shapes=tuple(shapes)))
+                      tuple(reports), shapes=tuple(shapes),
+                      resume_imports=None if resume_imports is None else frozenset(resume_imports),
+                      names_only=names_only))
 
 
 OS_SYSTEM = {('os', 'system')}
+_SHARED_FOR_RESUME = (lambda a: [a, a, {'k': a, 'self': 'x' * 3}])([1, 'two', (3,)])
 
 # -- names (notes 1, 2, 3) --------------------------------------------------
 
@@ -762,13 +773,141 @@ case('streams', 'import_in_second_pickle', 'the second pickle imports',
 case('streams', 'import_in_tenth_pickle', 'nine benign pickles then one that calls',
      asm(*[['NONE', 'STOP']] * 9, ('GLOBAL', 'os', 'system'), u('id'), 'TUPLE1', 'REDUCE', 'STOP'),
      notes=[18], imports=OS_SYSTEM, raises=False)
-case('streams', 'failing_pickle_ends_stream', 'nothing runs after a failing pickle',
-     asm('MARK', 'STOP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=set(), raises=True)
+case('streams', 'failing_pickle_ends_stream', 'nothing runs after a failing pickle (unless the server resumes)',
+     asm('MARK', 'STOP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=set(), raises=True,
+     resume_imports=OS_SYSTEM)
 case('streams', 'STOP_byte_inside_string', 'a . inside string data is not STOP',
      asm(u('.'), 'POP', ('GLOBAL', 'os', 'system'), 'STOP'), notes=[18], imports=OS_SYSTEM, raises=False)
 case('streams', 'truncated_second_pickle', 'the stream ends inside the second pickle',
      asm('NONE', 'STOP', ('GLOBAL', 'os', 'system')), notes=[18], imports=OS_SYSTEM, raises=True)
 
+
+# -- resume: servers that call load() again after an error --------------------
+# `while True: try: obj = unpickler.load() except Exception: continue`.  The
+# next load() starts right after the failing opcode with an empty stack, no
+# marks and protocol 0; a stream Unpickler keeps its memo as it stood (a PUT
+# or MEMOIZE that failed on the empty stack stored nothing, and a failed
+# MEMOIZE did not advance the count), a fresh Unpickler over an exact reader
+# starts with an empty memo.  find_class of a `fail*` name returns a stub
+# whose calls raise (oracle.StubRaised), of module `nomod` raises: the errors
+# an allowed callable or import can raise on a real server.  `imports` are
+# the names a server that gives up imports, `resume_imports` those of all.
+
+FAIL = ('GLOBAL', 'm', 'fail')
+FAIL_CALL = [FAIL, 'EMPTY_TUPLE', 'REDUCE']
+M_FAIL = {('m', 'fail')}
+
+case('resume', 'stale_memo_next_pickle',
+     'the failed call never memoized: a later pickle reads ("a", "q"), not its result',
+     b'\x80\x04\x8c\x01a\x94\x8c\x01m\x8c\x04fail\x93)R\x94\x8c\x01q\x940h\x01.'
+     b'\x80\x02h\x00h\x01\x86.', notes=[6, 8, 18], imports=M_FAIL, raises=True)
+case('resume', 'stale_memo_call_args',
+     'the same in one pickle: m.f receives ("a", "q"), not ("a", the result of m.fail())',
+     b'\x80\x04\x8c\x01a\x94\x8c\x01m\x8c\x04fail\x93)R\x94\x8c\x01q\x940'
+     + asm(('GLOBAL', 'm', 'f'), ('BINGET', 0), ('BINGET', 1), 'TUPLE2', 'TUPLE1', 'REDUCE', 'STOP'),
+     notes=[6, 8], imports=M_FAIL, raises=True, resume_imports=M_FAIL | {('m', 'f')})
+case('resume', 'stale_MEMOIZE_STACK_GLOBAL',
+     'a failed MEMOIZE shifts every later one down: memo 2, 3 are os, system, not benign, os',
+     asm(('PROTO', 4), u('safe'), 'MEMOIZE', 'POP', FAIL_CALL, 'MEMOIZE',
+         u('benign'), 'MEMOIZE', 'POP', u('os'), 'MEMOIZE', 'POP', u('system'), 'MEMOIZE', 'POP',
+         ('BINGET', 2), ('BINGET', 3), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports=M_FAIL, raises=True, resume_imports=M_FAIL | OS_SYSTEM)
+case('resume', 'stale_MEMOIZE_next_pickle_STACK_GLOBAL',
+     'the shifted memo of a failed pickle feeds STACK_GLOBAL in the next one (stream Unpickler)',
+     asm(('PROTO', 4), u('safe'), 'MEMOIZE', 'POP', FAIL_CALL, 'MEMOIZE', 'POP',
+         u('benign'), 'MEMOIZE', 'POP', u('os'), 'MEMOIZE', 'POP', u('system'), 'MEMOIZE', 'STOP',
+         ('PROTO', 4), ('BINGET', 2), ('BINGET', 3), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports=M_FAIL, raises=True, resume_imports=M_FAIL | OS_SYSTEM)
+case('resume', 'fresh_MEMOIZE_restarts_at_0',
+     'a fresh Unpickler after the error (bytesio) memoizes os, system at 0, 1 over "safe"',
+     asm(('PROTO', 4), u('safe'), 'MEMOIZE', 'POP', FAIL_CALL, 'POP',
+         u('os'), 'MEMOIZE', 'POP', u('system'), 'MEMOIZE', 'POP',
+         ('BINGET', 0), ('BINGET', 1), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports=M_FAIL, raises=True,
+     resume_imports=M_FAIL | OS_SYSTEM | {('safe', 'os')})
+case('resume', 'BINPUT_empty_stack_keeps_old',
+     'BINPUT 0 fails on the empty stack: memo 0 stays os where it would be benign',
+     asm(('PROTO', 4), u('os'), ('BINPUT', 0), 'POP', u('benign'), FAIL_CALL, 'POP', ('BINPUT', 0), 'POP',
+         ('BINGET', 0), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports=M_FAIL, raises=True, resume_imports=M_FAIL | OS_SYSTEM)
+case('resume', 'PUT_empty_stack_keeps_old',
+     'text PUT fails on the empty stack the same way; GET reads the old os',
+     asm(('PROTO', 2), ('STRING', "'os'"), ('PUT', b'7\n'), 'POP', ('STRING', "'benign'"), FAIL_CALL, 'POP',
+         ('PUT', b'7\n'), 'POP', ('GET', b'7\n'), ('STRING', "'system'"), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports=M_FAIL, raises=True, resume_imports=M_FAIL | OS_SYSTEM)
+case('resume', 'LONG_BINPUT_after_failed_import',
+     'a failing import (nomod) is an error too: LONG_BINPUT 9 stays os',
+     asm(('PROTO', 4), u('os'), ('LONG_BINPUT', 9), 'POP', u('benign'), ('GLOBAL', 'nomod', 'x'), 'POP',
+         ('LONG_BINPUT', 9), 'POP', ('LONG_BINGET', 9), u('system'), 'STACK_GLOBAL', 'STOP'),
+     notes=[3, 6, 8], imports={('nomod', 'x')}, raises=True, resume_imports={('nomod', 'x')} | OS_SYSTEM)
+case('resume', 'proto0_GLOBAL_builtin_eval',
+     'after the error the protocol is 0: GLOBAL __builtin__ eval in a PROTO 4 pickle is builtins.eval',
+     asm(('PROTO', 4), FAIL_CALL, 'POP', ('GLOBAL', '__builtin__', 'eval'), 'STOP'),
+     notes=[4, 5, 19], imports=M_FAIL, raises=True, resume_imports=M_FAIL | {('__builtin__', 'eval')},
+     reports=[('builtins', 'eval', '__builtin__', 'eval')])
+case('resume', 'proto0_GLOBAL_copy_reg',
+     'after the error in a PROTO 3 pickle, copy_reg _reconstructor is copyreg._reconstructor',
+     asm(('PROTO', 3), FAIL_CALL, ('GLOBAL', 'copy_reg', '_reconstructor'), 'STOP'),
+     notes=[4, 5, 19], imports=M_FAIL, raises=False,
+     resume_imports=M_FAIL | {('copy_reg', '_reconstructor')},
+     reports=[('copyreg', '_reconstructor', 'copy_reg', '_reconstructor')])
+case('resume', 'proto0_STACK_GLOBAL_after_failed_import',
+     'after nomod fails in a PROTO 5 pickle, STACK_GLOBAL __builtin__ exec is builtins.exec',
+     asm(('PROTO', 5), sg('nomod', 'x'), sg('__builtin__', 'exec'), 'STOP'),
+     notes=[4, 5, 19], imports={('nomod', 'x')}, raises=False,
+     resume_imports={('nomod', 'x'), ('__builtin__', 'exec')},
+     reports=[('builtins', 'exec', '__builtin__', 'exec')])
+case('resume', 'proto0_INST_commands',
+     'after the error, INST commands getoutput is subprocess.getoutput',
+     asm(('PROTO', 4), FAIL_CALL, 'MARK', u('id'), ('INST', 'commands', 'getoutput'), 'STOP'),
+     notes=[4, 5, 12, 19], imports=M_FAIL, raises=False,
+     resume_imports=M_FAIL | {('commands', 'getoutput')},
+     reports=[('subprocess', 'getoutput', 'commands', 'getoutput')])
+case('resume', 'proto_again_after_error',
+     'a PROTO after the error sets the protocol again: no mapping for the second GLOBAL',
+     asm(('PROTO', 4), FAIL_CALL, ('GLOBAL', '__builtin__', 'eval'), 'POP', ('PROTO', 4),
+         ('GLOBAL', '__builtin__', 'exec'), 'STOP'),
+     notes=[4, 5], imports=M_FAIL, raises=False,
+     resume_imports=M_FAIL | {('__builtin__', 'eval'), ('__builtin__', 'exec')},
+     reports=[('builtins', 'eval', '__builtin__', 'eval')])
+case('resume', 'failing_BUILD_then_import',
+     'a failing __setstate__ (BUILD on m.fail) is an error the server carries on after',
+     asm(('PROTO', 2), ('GLOBAL', 'm', 'g'), 'EMPTY_TUPLE', 'REDUCE', 'POP', FAIL, 'EMPTY_DICT', 'BUILD',
+         ('GLOBAL', 'os', 'system'), 'STOP'),
+     notes=[11, 18], imports={('m', 'g'), ('m', 'fail')}, raises=False,
+     resume_imports={('m', 'g'), ('m', 'fail')} | OS_SYSTEM)
+case('resume', 'INST_checks_MARK_before_its_lines',
+     'INST looks for its MARK before reading its lines: after the error (no marks) the '
+     'line "cos" is read as GLOBAL os system, and REDUCE calls it',
+     asm(('PROTO', 4), 'MARK', FAIL_CALL, ('INST', 'cos', 'system'), u('id'), 'TUPLE1', 'REDUCE', 'STOP'),
+     notes=[2, 9, 12], imports=M_FAIL, raises=True, resume_imports=M_FAIL | OS_SYSTEM)
+case('resume', 'INST_lines_hide_STACK_GLOBAL_operands',
+     'after a failing import, INST lines "(Vos" and "Vsystem" are MARK and UNICODE operands '
+     'of the STACK_GLOBAL that follows (the analyzer sees STACK_GLOBAL("a", an INST result))',
+     asm(('PROTO', 4), u('a'), 'MARK', ('GLOBAL', 'nomod', 'x'), ('INST', b'(Vos\n', b'Vsystem\n'),
+         'STACK_GLOBAL', 'STOP'),
+     notes=[2, 3, 9, 12], imports={('nomod', 'x')}, raises=True, resume_imports={('nomod', 'x')} | OS_SYSTEM)
+# Streams a server that resumes reads as harmlessly as one that gives up:
+# the failing call is the only import, and nothing reads the memo after it.
+case('resume', 'benign_failing_call_then_data', 'a failing call, then a data pickle',
+     asm(('PROTO', 2), FAIL, ('BININT1', 1), 'TUPLE1', 'REDUCE', 'STOP') + pickle.dumps([1, 'a', {'k': 'v'}], 2),
+     notes=[18], imports=M_FAIL, raises=True, names_only=True)
+case('resume', 'benign_failing_item_in_list', 'a list whose second item fails to build',
+     asm(('PROTO', 4), 'EMPTY_LIST', 'MARK', ('BININT1', 1), FAIL_CALL, 'NONE', 'APPENDS', 'STOP')
+     + pickle.dumps({'after': [1, 2]}, 4), notes=[9, 18], imports=M_FAIL, raises=True, names_only=True)
+case('resume', 'benign_failing_NEWOBJ_state', 'NEWOBJ m.fail with a state: BUILD fails after the error',
+     asm(('PROTO', 2), FAIL, u('x'), 'TUPLE1', 'NEWOBJ', 'EMPTY_DICT', u('k'), 'NONE', 'SETITEM', 'BUILD', 'STOP')
+     + pickle.dumps(('t', 1), 2), notes=[12, 18], imports=M_FAIL, raises=True, names_only=True)
+case('resume', 'benign_memo_before_failure', 'memo written and read before the failing call only',
+     asm(('PROTO', 4), u('k'), 'MEMOIZE', 'POP', FAIL, ('BINGET', 0), 'TUPLE1', 'REDUCE', 'STOP')
+     + pickle.dumps(['x', 'x'], 4), notes=[6, 18], imports=M_FAIL, raises=True, names_only=True)
+case('resume', 'benign_nomod_then_data', 'an import that fails, then a data pickle',
+     asm(('PROTO', 2), ('GLOBAL', 'nomod', 'Thing'), 'EMPTY_TUPLE', 'NEWOBJ', 'STOP') + pickle.dumps({1: 2}, 2),
+     notes=[18], imports={('nomod', 'Thing')}, raises=True, names_only=True)
+# Pure data: nothing fails, so a resuming server reads it as any other.
+case('resume', 'pure_data_stream_memo', 'three data pickles with memo references (p4, p2, p0)',
+     pickle.dumps(_SHARED_FOR_RESUME, 4) + pickle.dumps(_SHARED_FOR_RESUME, 2) + pickle.dumps(_SHARED_FOR_RESUME, 0),
+     notes=[6, 8], imports=set(), raises=False)
 
 # -- tables: CPython's own answer is the expectation --------------------------
 # Each row differs from its neighbours in one detail of a text or string
@@ -1592,9 +1731,16 @@ class _ArgsGen:
 
     def import_ops(self, callable_=False):
         # A callable is mostly a stub of the oracle: str and os.__name__
-        # fail on most arguments, and nothing runs after a failure.
+        # fail on most arguments.  Now and then m.fail, whose calls raise,
+        # or nomod, whose import raises: a server that resumes after the
+        # error reads on (oracle.py "-resume" models).
         names = ARG_NAMES if not callable_ or self.rng.random() < 0.05 else CALLABLE_NAMES
         module, name = self.rng.choice(names)
+        r = self.rng.random()
+        if callable_ and r < 0.06:
+            module, name = 'm', 'fail'
+        elif r < 0.01:
+            module, name = 'nomod', 'x'
         r = self.rng.random()
         if r < 0.6:
             return [('GLOBAL', module, name)]

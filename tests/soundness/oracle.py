@@ -18,6 +18,27 @@ Models of a server (raw framing: consecutive pickles in one stream):
                   object (memo per message).
   <file>-stream   one Unpickler calling .load() until EOF (the memo persists
                   across pickles, note 8).
+  <file>-{fresh,stream}-resume
+                  the same servers, but one that catches an unpickling
+                  error and calls load() again (`except Exception:
+                  continue`) instead of giving up.  Every opcode but INST
+                  reads its whole argument before it can fail (INST looks
+                  for its MARK first: its lines are then read as opcodes),
+                  so an exact reader resumes right after the failing
+                  opcode: the stream
+                  Unpickler with an empty stack, no marks, protocol 0 (the
+                  _compat_pickle mapping applies again) and the memo as it
+                  stood (a failed PUT/MEMOIZE stored nothing, and a failed
+                  MEMOIZE did not advance the count, so later MEMOIZEs land
+                  one index lower); a fresh Unpickler per load with an
+                  empty memo.  The stream Unpickler resumes so over every
+                  file; a fresh one over a peeking file re-reads what the
+                  file had not consumed: peek-fresh-resume re-reads the
+                  failed pickle from its start (and fails again: retried
+                  RESUME_STUCK_RETRIES times), buffered-fresh-resume
+                  resumes where its last peek began, which can be inside
+                  an opcode (INFO_MODELS: recorded, not checked by run.py).
+                  At most len(input) + RESUME_SLACK errors per model.
 with <file> one of
   peek            a file whose peek() returns all the rest, so the C
                   unpickler buffers the whole input as loads() does;
@@ -29,6 +50,18 @@ with <file> one of
 Each model that saw a persistent_load is run again with a server whose
 persistent_load returns a str pid unchanged ("/pid-str"), so a persistent id
 can be a STACK_GLOBAL operand (note 3).
+
+Failing names: find_class of a name starting with `fail` (m.fail) returns a
+stub that records each call and then raises StubRaised; find_class of a
+module `nomod` records the import and raises StubModuleNotFound (a
+ModuleNotFoundError).  The load records of these raises say "intentional":
+run.py does not count them as unpickling errors (fail closed).  They make
+the errors a resuming server carries on after.
+
+Every find_class event of a name the _compat_pickle tables map carries
+`mapped` (the names the server's find_class would import) when the
+Unpickler's protocol was below 3 at that moment, found by asking the base
+find_class with a patched __import__ (nothing is imported).
 
 len32 framing (logging.handlers.SocketHandler: 4-byte big-endian length +
 pickle) and mp framing (multiprocessing.connection); models loads / peek-fresh / bytesio-fresh per message (a failing
@@ -52,7 +85,9 @@ allocations; MemoryError, a timeout or a dead worker count as "CPython
 raised".
 """
 
+import _compat_pickle
 import _pickle
+import builtins
 import copyreg
 import io
 import json
@@ -83,6 +118,15 @@ MAX_EVENTS_PER_MODEL = 200      # mutants can make thousands of stub calls
 MAX_LOADS_PER_MODEL = 10000
 
 RAW_FILES = ('peek', 'bytesio', 'buffered')
+# Servers that call load() again after an error (module docstring).
+RESUME_MODELS = (('peek', False), ('bytesio', False), ('buffered', False),
+                 ('bytesio', True), ('peek', True), ('buffered', True))
+# Models recorded for information only: run.py does not check them.
+INFO_MODELS = {'buffered-fresh-resume'}
+RESUME_SLACK = 8            # errors allowed beyond one per input byte
+RESUME_STUCK_RETRIES = 2    # a reader that makes no progress gives up
+FAIL_PREFIX = 'fail'        # find_class of such a name: its calls raise
+FAILING_MODULE = 'nomod'    # find_class of this module raises
 FRAMINGS = ('raw', 'len32', 'mp')
 
 
@@ -95,6 +139,7 @@ class Recorder:
         self.events = []
         self.n_events = 0
         self.load_start = 0
+        self.load_index = 0     # which load of the model (its 'loads' entry)
         self.file = None
         self.at_base = 0        # offset of the file's byte 0 in the input
         self.describe = False   # an argument model: describe call arguments
@@ -111,6 +156,7 @@ class Recorder:
         self.n_events += 1
         if len(self.events) < MAX_EVENTS_PER_MODEL:
             event['start'] = self.load_start
+            event['load'] = self.load_index
             if self.file is not None and hasattr(self.file, 'tell'):
                 try:
                     event['at'] = self.at_base + self.file.tell()
@@ -202,6 +248,23 @@ def describe(value):
     return root
 
 
+class StubRaised(Exception):
+    """Raised on purpose by a stub of a `fail*` name after its call was
+    recorded: the error a resuming server carries on after."""
+
+
+class StubModuleNotFound(ModuleNotFoundError):
+    """Raised on purpose by find_class of the `nomod` module."""
+
+
+INTENTIONAL = (StubRaised, StubModuleNotFound)
+
+
+def _maybe_raise(target):
+    if getattr(target, '_stub_fails', False):
+        raise StubRaised(getattr(target, '_stub_label', '?'))
+
+
 def _record_call(what, on, callee, args, kwargs=None, result=None, method=False):
     """A stub call; an argument model also describes what it received,
     names what was really called ('callee': the find_class names of the
@@ -237,6 +300,7 @@ class _StubMethod:
 
         def call(*args, **kwargs):
             _record_call(method, getattr(target, '_stub_label', '?'), target, args, method=True)
+            _maybe_raise(target)
             if method == '__setstate__' and args:
                 _default_setstate(target, args[0])
             return None
@@ -270,27 +334,36 @@ class StubMeta(type):
     (SETITEMS into `os.environ`) is recorded, never executed."""
 
     def __call__(cls, *args, **kwargs):
-        return _record_call('__call__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
+        result = _record_call('__call__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
+        _maybe_raise(cls)
+        return result
 
     def __setitem__(cls, key, value):
         _record_call('__setitem__', cls._stub_label, cls, (key, value), method=True)
+        _maybe_raise(cls)
 
 
 class Stub(metaclass=StubMeta):
     _stub_label = 'stub'
+    _stub_fails = False
 
     def __new__(cls, *args, **kwargs):
-        return _record_call('__new__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
+        result = _record_call('__new__', cls._stub_label, cls, args, kwargs, object.__new__(cls))
+        _maybe_raise(cls)
+        return result
 
     def __init__(self, *args, **kwargs):
         pass
 
     def __call__(self, *args, **kwargs):
-        return _record_call('__call__', self._stub_label, self, args, kwargs,
-                            object.__new__(type(self)))
+        result = _record_call('__call__', self._stub_label, self, args, kwargs,
+                              object.__new__(type(self)))
+        _maybe_raise(self)
+        return result
 
     def __setitem__(self, key, value):
         _record_call('__setitem__', self._stub_label, self, (key, value), method=True)
+        _maybe_raise(self)
 
     __setstate__ = _StubMethod('__setstate__')
     extend = _StubMethod('extend')
@@ -298,8 +371,45 @@ class Stub(metaclass=StubMeta):
     add = _StubMethod('add')
 
 
-def new_stub_class(label):
-    return StubMeta('Stub', (Stub,), {'_stub_label': label})
+def new_stub_class(label, fails=False):
+    return StubMeta('Stub', (Stub,), {'_stub_label': label, '_stub_fails': fails})
+
+
+class _ImportProbe(Exception):
+    pass
+
+
+def _probe_import(name, *args, **kwargs):
+    raise _ImportProbe(name)
+
+
+def _protocol_below_3(unpickler):
+    """Does this Unpickler's find_class map names (protocol < 3, note 5)
+    right now?  Asks the base find_class for a mapped name with __import__
+    replaced by a probe, so nothing is imported."""
+    real = builtins.__import__
+    builtins.__import__ = _probe_import
+    try:
+        _pickle.Unpickler.find_class(unpickler, '__builtin__', 'xrange')
+    except _ImportProbe as probe:
+        return probe.args[0] == 'builtins'
+    except Exception:
+        return None
+    finally:
+        builtins.__import__ = real
+    return None
+
+
+def mapped_names(module, name):
+    """find_class's _compat_pickle mapping, or None where it maps nothing."""
+    try:
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            return _compat_pickle.NAME_MAPPING[(module, name)]
+        if module in _compat_pickle.IMPORT_MAPPING:
+            return _compat_pickle.IMPORT_MAPPING[module], name
+    except TypeError:
+        pass
+    return None
 
 
 class RecordingUnpickler(_pickle.Unpickler):
@@ -311,7 +421,13 @@ class RecordingUnpickler(_pickle.Unpickler):
     pid_flavor = 'stub'
 
     def find_class(self, module, name):
-        _RECORDER.add(kind='find_class', module=module, name=name)
+        event = dict(kind='find_class', module=module, name=name)
+        mapped = mapped_names(module, name)
+        if mapped is not None and _protocol_below_3(self):
+            event['mapped'] = list(mapped)
+        _RECORDER.add(**event)
+        if module == FAILING_MODULE:
+            raise StubModuleNotFound('No module named %r (oracle)' % module)
         # A module attribute can be a str (`os.__name__` is 'os'), and
         # builtins.str returns its argument: both make STACK_GLOBAL operands
         # that only exist at run time (note 3).
@@ -320,7 +436,7 @@ class RecordingUnpickler(_pickle.Unpickler):
         elif module in ('builtins', '__builtin__') and name == 'str':
             found = str
         else:
-            found = new_stub_class(module + '.' + name)
+            found = new_stub_class(module + '.' + name, name.startswith(FAIL_PREFIX))
         if _RECORDER.describe:
             _RECORDER.note_found(found, module, name)
         return found
@@ -482,25 +598,31 @@ def _run(label, body, describe=False):
     return result
 
 
-def _load_record(result, start, end, error=None, stopped=False):
+def _load_record(result, start, end, error=None, stopped=False, intentional=False):
     entry = {'start': start, 'end': end}
     if error is not None:
         entry['error'] = error
         if stopped:
             entry['stopped'] = True
+        elif intentional:
+            # A fail* stub or nomod raised on purpose: not an unpickling
+            # error of CPython's.
+            entry['intentional'] = True
+            result['intentional'] = True
         else:
             result['raised'] = True
             result.setdefault('error', error)
     result['loads'].append(entry)
 
 
-def _raw_model(data, kind, fresh, cls):
+def _raw_model(data, kind, fresh, cls, resume=False):
     def body(result):
         f = _open(kind, data)
         # Only an exact reader's position tells where an opcode ended: the
         # peeking readers run ahead of the C unpickler's own buffer.
         _RECORDER.file = f if kind == 'bytesio' else None
         unpickler = None
+        errors = stuck = 0
         for _ in range(MAX_LOADS_PER_MODEL):
             start = f.tell()
             if fresh:
@@ -510,6 +632,11 @@ def _raw_model(data, kind, fresh, cls):
             elif unpickler is None:
                 unpickler = cls(f)
             _RECORDER.load_start = start
+            _RECORDER.load_index = len(result['loads'])
+            if errors and kind != 'bytesio' and not fresh:
+                # A peeking reader's position lags behind the Unpickler's
+                # buffer after an error: where this load begins is not known.
+                result['inexact_from'] = min(result.get('inexact_from', 1 << 62), len(result['loads']))
             before = _RECORDER.n_events
             try:
                 unpickler.load()
@@ -522,11 +649,52 @@ def _raw_model(data, kind, fresh, cls):
                 _load_record(result, start, len(data), _error_name(exc))
                 return
             except Exception as exc:
-                _load_record(result, start, _error_end(f, kind, data), _error_name(exc))
-                return
+                _load_record(result, start, _error_end(f, kind, data), _error_name(exc),
+                             intentional=isinstance(exc, INTENTIONAL))
+                if not resume:
+                    return
+                # The server catches the error and calls load() again.
+                errors += 1
+                if errors > len(data) + RESUME_SLACK:
+                    result['truncated_model'] = True
+                    return
+                if fresh and f.tell() == start:
+                    # A peeking reader consumed nothing: the fresh
+                    # Unpickler reads the same failed pickle again.
+                    stuck += 1
+                    if stuck >= RESUME_STUCK_RETRIES:
+                        result['stuck'] = True
+                        return
+                continue
             _load_record(result, start, f.tell())
         result['truncated_model'] = True
     return body
+
+
+def _borrow_positions(model, exact):
+    """A peeking reader's stream Unpickler resumes exactly as the exact
+    reader's does (they differ on lying frames only, note 15), but its
+    file position does not say where a load after an error began.  Where
+    both read the same loads with the same errors, take the exact
+    reader's positions; otherwise mark the loads whose start is not known
+    `inexact` (run.py then places their events anywhere in the load)."""
+    first = model.pop('inexact_from', None)
+    if first is None:
+        return
+    same = len(model['loads']) == len(exact['loads']) and all(
+        a.get('error') == b.get('error') for a, b in zip(model['loads'], exact['loads']))
+    if same:
+        for load, twin in zip(model['loads'], exact['loads']):
+            load['start'], load['end'] = twin['start'], twin['end']
+        for ev in model['events']:
+            ev['start'] = model['loads'][ev['load']]['start'] if ev['load'] < len(model['loads']) else ev['start']
+        model['positions'] = 'borrowed from ' + exact['model']
+        return
+    for load in model['loads'][first:]:
+        load['inexact'] = True
+    for ev in model['events']:
+        if ev['load'] >= first:
+            ev['inexact'] = True
 
 
 def _error_end(f, kind, data):
@@ -766,21 +934,41 @@ def _untrust_positions(model, trusted):
             del ev['at']
 
 
-def _args_models(data, framing, saw_pid):
-    """The argument models (module docstring)."""
+def _args_models(data, framing, saw_pid, resumes=False):
+    """The argument models (module docstring); with ${resumes} (a model
+    raised), also of the servers that resume after an error: the stream
+    Unpickler, and a fresh one where the input has no FRAME (a fresh
+    Unpickler after an error inside a frame resumes after the frame,
+    a deframed input would not)."""
     if framing in ('len32', 'mp'):
         return _framed_models(data, framing, args_only=True)
     deframed, trusted_end = deframe(data)
     models = []
+    variants = [(True, False), (False, False)]
+    if resumes:
+        variants.append((False, True))
+        if deframed == data and trusted_end == len(data):
+            variants.append((True, True))
     for cls, suffix in ((RecordingUnpickler, ''), (StrPidUnpickler, '/pid-str')):
         if suffix and not saw_pid:
             continue
-        for fresh in (True, False):
-            label = 'args/bytesio-%s%s' % ('fresh' if fresh else 'stream', suffix)
-            model = _run(label, _raw_model(deframed, 'bytesio', fresh, cls), describe=True)
+        for fresh, resume in variants:
+            label = 'args/bytesio-%s%s%s' % ('fresh' if fresh else 'stream', '-resume' if resume else '', suffix)
+            model = _run(label, _raw_model(deframed, 'bytesio', fresh, cls, resume=resume), describe=True)
             _untrust_positions(model, [(0, trusted_end)])
             models.append(model)
     return models
+
+
+def _fix_resume_positions(models, suffix=''):
+    by_label = {m['model']: m for m in models}
+    exact = by_label.get('bytesio-stream-resume' + suffix)
+    for m in models:
+        if m['model'].endswith('-resume' + suffix) and 'inexact_from' in m:
+            if m['model'].split('-')[1] == 'stream' and exact is not None:
+                _borrow_positions(m, exact)
+            else:
+                _borrow_positions(m, {'loads': [], 'model': '-'})
 
 
 def evaluate(data, framing='raw'):
@@ -800,13 +988,27 @@ def evaluate(data, framing='raw'):
             models.append(_run(label, _raw_model(data, kind, fresh, RecordingUnpickler)))
     starts = [load['start'] for load in models[0]['loads']]
     models.insert(0, _run('loads', _loads_model(data, starts)))
+    # The resuming servers differ from the others only after an error.
+    resumes = any(m.get('raised') or m.get('intentional') for m in models)
+    if resumes:
+        for kind, fresh in RESUME_MODELS:
+            label = '%s-%s-resume' % (kind, 'fresh' if fresh else 'stream')
+            models.append(_run(label, _raw_model(data, kind, fresh, RecordingUnpickler, resume=True)))
+            models[-1]['info_only'] = label in INFO_MODELS
+        _fix_resume_positions(models)
     if any(e['kind'] == 'persistent_load' for m in models for e in m['events']):
         for fresh in (True, False):
             for kind in RAW_FILES:
                 label = '%s-%s/pid-str' % (kind, 'fresh' if fresh else 'stream')
                 models.append(_run(label, _raw_model(data, kind, fresh, StrPidUnpickler)))
+        if resumes:
+            for kind, fresh in RESUME_MODELS:
+                label = '%s-%s-resume/pid-str' % (kind, 'fresh' if fresh else 'stream')
+                models.append(_run(label, _raw_model(data, kind, fresh, StrPidUnpickler, resume=True)))
+                models[-1]['info_only'] = label.split('/')[0] in INFO_MODELS
+            _fix_resume_positions(models, '/pid-str')
     saw_pid = any(e['kind'] == 'persistent_load' for m in models for e in m['events'])
-    return {'models': models + _args_models(data, framing, saw_pid)}
+    return {'models': models + _args_models(data, framing, saw_pid, resumes)}
 
 
 # ------------------------------------------------------------------ worker

@@ -413,6 +413,79 @@ START_TEST(mp_bad_handshake_is_a_denied_handshake_that_ends_the_stream)
 }
 END_TEST
 
+/* Rules that allow m.f and calling it, in ${mode}. */
+static struct policy *
+allow_m_f(const char *mode)
+{
+	char text[512];
+	struct policy *p;
+
+	snprintf(text, sizeof(text), "mode %s\n"
+	    "allow import m:f (id: 1; rev: 1; msg: \"m.f\"; severity: info;)\n"
+	    "allow call REDUCE m:f (id: 2; rev: 1; msg: \"m.f()\"; "
+	    "severity: info;)\n", mode);
+	p = policy_load_text("t.rules", text, strlen(text), 0, NULL, NULL);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+/* m.f() then a str: allowed, unless the server may read on after an
+ * error (a fresh load() per pickle restarts where its buffer was last
+ * refilled).  pickle.dumps emits the same shape for any reduced object. */
+#define CALL_M_F "\x80\x04\x8c\x01m\x8c\x01" "f\x93)R0\x8c\x01" "a."
+
+START_TEST(raw_call_is_denied_when_the_server_may_resume)
+{
+	struct policy *p = allow_m_f("enforce");
+	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
+	struct seen out[2];
+
+	c.policy = p;
+	ck_assert_uint_eq(run(&c, P(CALL_M_F), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+
+	c.resume_after_error = true;
+	ck_assert_uint_eq(run(&c, P(CALL_M_F), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_DENY);
+	ck_assert_uint_eq(out[0].n_reasons, 1);
+	ck_assert_int_eq(out[0].reason_codes[0], PW_RESUME_UNKNOWN);
+	ck_assert_uint_eq(out[0].reason_pos[0], 8);	/* the import */
+	ck_assert_str_eq(out[0].calls[0], "m.f");
+	ck_assert(!out[0].stream_ends);
+
+	/* One Unpickler resumes after the failing opcode: modelled. */
+	c.memo = ANALYSIS_MEMO_PERSISTENT;
+	ck_assert_uint_eq(run(&c, P(CALL_M_F), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+
+	/* Pure data needs no guess. */
+	c.memo = ANALYSIS_MEMO_BOTH;
+	ck_assert_uint_eq(run(&c, P(BENIGN), 1, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(resume_reason_is_only_for_messages_the_policy_allowed)
+{
+	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
+	struct policy *p = allow_m_f("detect");
+	struct seen out[2];
+
+	/* Denied for what it is: the reasons say that, and only that. */
+	c.resume_after_error = true;
+	ck_assert_uint_eq(run(&c, P(STASH_OS_SYSTEM), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_DENY);
+	ck_assert(!has_reason(&out[0], PW_RESUME_UNKNOWN));
+	/* In detect mode the denial is a would_deny, like the policy's. */
+	c.policy = p;
+	ck_assert_uint_eq(run(&c, P(CALL_M_F), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_WOULD_DENY);
+	ck_assert(has_reason(&out[0], PW_RESUME_UNKNOWN));
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(finish_with_nothing_in_progress_gives_no_message)
 {
 	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
@@ -445,6 +518,8 @@ analysis_suite(void)
 	tcase_add_test(tc, mp_handshake_messages_pass_as_allowed);
 	tcase_add_test(tc, mp_bad_handshake_is_a_denied_handshake_that_ends_the_stream);
 	tcase_add_test(tc, finish_with_nothing_in_progress_gives_no_message);
+	tcase_add_test(tc, raw_call_is_denied_when_the_server_may_resume);
+	tcase_add_test(tc, resume_reason_is_only_for_messages_the_policy_allowed);
 	suite_add_tcase(s, tc);
 	return s;
 }

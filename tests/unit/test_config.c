@@ -991,6 +991,35 @@ START_TEST(message_hash_takes_all_denied_none)
 }
 END_TEST
 
+/* ---- resume_after_error ---------------------------------------------- */
+
+START_TEST(resume_after_error_is_yes_for_raw_and_applies_to_raw_only)
+{
+	static const char raw[] = "[listener t]\nlisten = 127.0.0.1:9020\n"
+	    "backend = tcp://127.0.0.1:9021\nframing = raw\ntls = no\n";
+	char text[512];
+	struct config *cfg;
+
+	cfg = load_ok(raw);
+	ck_assert(first(cfg)->resume_after_error);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%sresume_after_error = no\n", raw);
+	cfg = load_ok(text);
+	ck_assert(!first(cfg)->resume_after_error);
+	config_free(cfg);
+	/* A len32 server unpickles each payload by itself. */
+	cfg = load_ok(LISTENER);
+	ck_assert(!first(cfg)->resume_after_error);
+	config_free(cfg);
+	assert_error(LISTENER "resume_after_error = no\n", 6, 1,
+	    "resume_after_error only applies to framing = raw: len32 and mp "
+	    "servers unpickle each message by itself");
+	assert_error(LISTENER "resume_after_error = maybe\n", 6, 22,
+	    "resume_after_error: expected yes or no (or true/false, on/off); "
+	    "found 'maybe'");
+}
+END_TEST
+
 /* ---- on_deny ---------------------------------------------------------- */
 
 START_TEST(drop_is_allowed_with_len32)
@@ -1541,6 +1570,7 @@ config_suite(void)
 	tcase_add_test(tc, mode_set_overrides_the_rule_file);
 	tcase_add_test(tc, listener_max_connections_defaults_to_the_global_one);
 	tcase_add_test(tc, message_hash_takes_all_denied_none);
+	tcase_add_test(tc, resume_after_error_is_yes_for_raw_and_applies_to_raw_only);
 	tcase_add_test(tc, drop_is_allowed_with_len32);
 	tcase_add_test(tc, drop_is_rejected_for_raw_because_of_the_memo);
 	tcase_add_test(tc, drop_is_rejected_for_mp_because_it_is_request_reply);

@@ -795,6 +795,216 @@ START_TEST(persistent_memo_carries_over)
 }
 END_TEST
 
+/* ---- a server that reads on after an error (pvm_set_resume) ---- */
+
+static struct pvm *
+resuming(enum pvm_memo_model model)
+{
+	struct pvm *p = pvm_new(NULL, model);
+
+	ck_assert_ptr_nonnull(p);
+	pvm_set_resume(p, true);
+	return p;
+}
+
+START_TEST(resume_memoize_after_a_call_is_stale_in_later_pickles)
+{
+	/* CPython: if m.fail raises, the server resumes at the MEMOIZE with
+	 * an empty stack, which fails; 'q' lands at index 3, not 4. */
+	struct pvm *p = resuming(PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x86."));
+	ck_assert(r->complete && !r->may_fail);
+	r = run_on(p, P("\x80\x04\x8c\x01m\x94\x8c\x04" "fail\x94\x93)R\x94"
+	    "\x8c\x01q\x94" "0h\x02."));
+	ck_assert(r->complete && r->may_fail);
+	ck_assert_uint_eq(r->may_fail_pos, 13);	/* the STACK_GLOBAL */
+	/* Entries from before the first possible failure are exact ... */
+	r = run_on(p, P("\x80\x04h\x00h\x01\x93."));
+	assert_import(r, 0, "os", "system");
+	/* ... those from after it are not. */
+	r = run_on(p, P("\x80\x04h\x05h\x00\x93."));
+	ck_assert_uint_eq(r->n_imports, 1);
+	ck_assert(!r->imports[0].module_known);
+	r = run_on(p, P("\x80\x04h\x05)R."));
+	assert_call(r, 0, NULL);
+	ck_assert(strstr(r->calls[0].why, "memo entry") != NULL);
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_off_keeps_the_exact_memo)
+{
+	struct pvm *p = pvm_new(NULL, PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x04\x8c\x01m\x94\x8c\x04" "fail\x94\x93\x94)R."));
+	ck_assert(!r->may_fail);
+	r = run_on(p, P("\x80\x04h\x02)R."));
+	assert_call(r, 0, "m.fail");
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_put_after_a_call_is_stale_within_the_pickle)
+{
+	/* The PUT 0 after the call may run on an empty stack and leave 'os'
+	 * at 0; the GET must not be read as 'logging'. */
+	struct pvm *p = resuming(PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x02\x8c\x02osq\x00" "0cm\nfail\n)R"
+	    "\x8c\x07loggingq\x00" "0h\x00\x8c\x09getLogger\x93."));
+	ck_assert_uint_eq(r->n_imports, 2);
+	assert_import(r, 0, "m", "fail");
+	ck_assert(!r->imports[1].module_known);
+	/* Exact again for a pickle with no import or call in between. */
+	r = run_on(p, P("\x80\x02\x8c\x07loggingq\x00" "0h\x00"
+	    "\x8c\x09getLogger\x93."));
+	assert_import(r, 0, "logging", "getLogger");
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_reads_later_imports_at_protocol_0_too)
+{
+	struct pvm *p = resuming(PVM_MEMO_PER_MESSAGE);
+	const struct pvm_report *r;
+
+	/* After a possible failure, a resumed load() is at protocol 0 and
+	 * maps __builtin__.xrange to builtins.range. */
+	r = run_on(p, P("\x80\x04\x8c\x01m\x8c\x04" "fail\x93)R"
+	    "c__builtin__\nxrange\n)R."));
+	ck_assert_uint_eq(r->n_imports, 3);
+	assert_import(r, 1, "__builtin__", "xrange");
+	ck_assert_uint_eq(r->imports[1].protocol, 4);
+	assert_import(r, 2, "builtins", "range");
+	ck_assert_uint_eq(r->imports[2].protocol, 0);
+	ck_assert(r->imports[2].remapped);
+	/* Which of the two is called is unknown. */
+	assert_call(r, 1, NULL);
+	/* Before any import or call, and for names no mapping touches,
+	 * there is one reading. */
+	r = run_on(p, P("\x80\x04" "c__builtin__\nxrange\n"
+	    "\x8c\x01m\x8c\x04" "fail\x93)R" "cdatetime\ndate\n."));
+	ck_assert_uint_eq(r->n_imports, 3);
+	assert_import(r, 0, "__builtin__", "xrange");
+	assert_import(r, 2, "datetime", "date");
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_inst_after_a_possible_failure_cannot_be_followed)
+{
+	/* load_inst looks for its MARK before it reads its lines: a server
+	 * that resumed after m.fail raised has none, and runs the lines. */
+	struct pvm *p = resuming(PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x04(\x8c\x01m\x8c\x04" "fail\x93)R" "icos\nsystem\n."));
+	ck_assert(r->resume_lost && r->complete);
+	ck_assert_uint_eq(r->resume_lost_pos, 15);
+	/* The analysis goes on as for a server that did not resume. */
+	assert_import(r, 1, "cos", "system");
+	/* The first INST of a pickle is an import and a call like others. */
+	r = run_on(p, P("(im\nX\n."));
+	ck_assert(r->complete && !r->failed && !r->resume_lost);
+	assert_call(r, 0, "m.X");
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_fresh_unpickler_memoizes_from_0_again)
+{
+	/* A fresh Unpickler per pickle over a file without peek resumes
+	 * after m.fail with an empty memo: its first MEMOIZE is index 0. */
+	struct pvm *p = resuming(PVM_MEMO_PER_MESSAGE);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x04\x8c\x04safe\x94\x8c\x01m\x8c\x04" "fail\x93)R0"
+	    "\x8c\x02os\x94" "0h\x00\x8c\x06system\x93."));
+	ck_assert_uint_eq(r->n_imports, 2);
+	ck_assert(!r->imports[1].module_known);
+	/* Without resumption, index 0 is 'safe'. */
+	pvm_set_resume(p, false);
+	r = run_on(p, P("\x80\x04\x8c\x04safe\x94\x8c\x01m\x8c\x04" "fail\x93)R0"
+	    "\x8c\x02os\x94" "0h\x00\x8c\x06system\x93."));
+	assert_import(r, 1, "safe", "system");
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(empty_names_have_no_shape)
+{
+	/* find_class receives ('', '') and may return anything: the import
+	 * is reported, and what it returned has no module:qualname. */
+	const struct pvm_report *r = run(P("\x80\x04\x8c\x00\x8c\x00\x93)R."));
+
+	ck_assert_uint_eq(r->n_imports, 1);
+	assert_args(r, 0, "()");
+	r = run(P("\x80\x04\x8c\x01m\x8c\x01" "f\x93\x8c\x00\x8c\x01x\x93\x85R."));
+	assert_args(r, 0, "(?,)");
+}
+END_TEST
+
+START_TEST(resume_leaves_pure_data_alone)
+{
+	struct pvm *p = resuming(PVM_MEMO_PERSISTENT);
+	const struct pvm_report *r;
+
+	r = run_on(p, P("\x80\x04]\x94(\x8c\x01" "a\x94h\x01h\x00" "e."));
+	assert_clean(r);
+	ck_assert(!r->may_fail);
+	r = run_on(p, P("\x80\x04h\x01h\x01\x86."));
+	assert_clean(r);
+	pvm_free(p);
+}
+END_TEST
+
+START_TEST(resume_whole_equals_byte_by_byte)
+{
+	/* The fast paths hand the inexact memo to the handlers. */
+	static const char first[] = "\x80\x04\x8c\x01m\x94\x8c\x04" "fail"
+	    "\x94\x93)R\x94\x8c\x01q\x94h\x02h\x00\x86.";
+	static const char second[] = "\x80\x04h\x03h\x00\x93.";
+	/* Exact pickles write real values at stale indices (4 here): a GET
+	 * of one is stale all the same. */
+	static const char third[] = "\x80\x04\x8c\x02os\x94.";
+	static const char fourth[] = "\x80\x04h\x04h\x00\x93.";
+	const struct { const char *p; size_t n; } msgs[] = {
+		{ first, sizeof(first) - 1 }, { second, sizeof(second) - 1 },
+		{ third, sizeof(third) - 1 }, { fourth, sizeof(fourth) - 1 },
+	};
+	struct pvm *a = resuming(PVM_MEMO_PERSISTENT);
+	struct pvm *b = resuming(PVM_MEMO_PERSISTENT);
+	const struct pvm_report *ra = NULL, *rb;
+	size_t k, i, used;
+
+	for (k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
+		ra = run_on(a, (const uint8_t *)msgs[k].p, msgs[k].n);
+		pvm_begin(b);
+		for (i = 0; i < msgs[k].n; i++)
+			if (pvm_feed(b, (const uint8_t *)msgs[k].p + i, 1,
+			    &used) != PVM_NEED_MORE)
+				break;
+		rb = pvm_report(b);
+		ck_assert(ra->complete && rb->complete);
+		ck_assert_uint_eq(ra->n_imports, rb->n_imports);
+		ck_assert_uint_eq(ra->n_calls, rb->n_calls);
+		for (i = 0; i < ra->n_imports; i++)
+			ck_assert_uint_eq(ra->imports[i].module_known,
+			    rb->imports[i].module_known);
+	}
+	/* The last pickle's module comes from a stale entry. */
+	ck_assert_uint_eq(ra->n_imports, 1);
+	ck_assert(!ra->imports[0].module_known);
+	assert_import(ra, 0, "*", "m");
+	pvm_free(a);
+	pvm_free(b);
+}
+END_TEST
+
 START_TEST(persistent_memo_stream_runs_in_bounded_memory)
 {
 	/* Each pickle overwrites memo 0, as a CPython pickler's stream does:
@@ -1058,6 +1268,15 @@ pvm_suite(void)
 	tcase_add_test(tc, small_ints_keep_their_value_and_others_show_int);
 	tcase_add_test(tc, args_shape_names_classes_instances_and_short_strings);
 	tcase_add_test(tc, persistent_id_text_is_the_pid);
+	tcase_add_test(tc, resume_memoize_after_a_call_is_stale_in_later_pickles);
+	tcase_add_test(tc, resume_off_keeps_the_exact_memo);
+	tcase_add_test(tc, resume_put_after_a_call_is_stale_within_the_pickle);
+	tcase_add_test(tc, resume_reads_later_imports_at_protocol_0_too);
+	tcase_add_test(tc, resume_leaves_pure_data_alone);
+	tcase_add_test(tc, empty_names_have_no_shape);
+	tcase_add_test(tc, resume_inst_after_a_possible_failure_cannot_be_followed);
+	tcase_add_test(tc, resume_fresh_unpickler_memoizes_from_0_again);
+	tcase_add_test(tc, resume_whole_equals_byte_by_byte);
 	tcase_add_test(tc, op_length_covers_lines_and_counted_data);
 	tcase_add_test(tc, protocol_0_data_is_clean);
 	tcase_add_test(tc, protocol_5_data_is_clean);

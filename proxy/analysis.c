@@ -475,7 +475,7 @@ dedup_find(struct dedup_slot *slots, size_t cap, const struct kind_ops *ops,
  * the sizes: a report may hold millions of findings.
  */
 static int
-merge(struct analysis *a, const struct kind_ops *ops, const void *x,
+merge_lists(struct analysis *a, const struct kind_ops *ops, const void *x,
     size_t nx, const void *y, size_t ny)
 {
 	const char *xs = x, *ys = y;
@@ -533,6 +533,17 @@ err1:
 	free(slots);
 err0:
 	return -1;
+}
+
+/* merge_lists() where there is something to merge: most messages have
+ * three empty pairs of lists, not worth a call each. */
+static inline int
+merge(struct analysis *a, const struct kind_ops *ops, const void *x,
+    size_t nx, const void *y, size_t ny)
+{
+	if (nx == 0 && ny == 0)
+		return 0;
+	return merge_lists(a, ops, x, nx, y, ny);
 }
 
 /* ---- delivering a message -------------------------------------------- */
@@ -726,6 +737,9 @@ deny_unknown_resume(struct analysis *a, enum analysis_verdict *verdict)
 	}
 }
 
+/* What deliver() starts each message from. */
+static const struct analysis_message no_message;
+
 /*
  * Fill *${msg} with the message that ends at the current stream position:
  * findings of the models (if ${with_models}) and the own reasons, the
@@ -767,7 +781,9 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 		verdict = ANALYSIS_DENY;
 	}
 
-	memset(msg, 0, sizeof(*msg));
+	/* A copy, not memset(): at this size gcc clears with "rep stos",
+	 * whose start-up cost was a tenth of analyzing a small message. */
+	*msg = no_message;
 	msg->offset = a->msg_offset;
 	msg->length = a->stream_pos - a->msg_offset;
 	msg->payload_offset = a->msg_offset + a->fmsg.header_bytes;

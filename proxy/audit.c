@@ -69,6 +69,11 @@ struct audit {
 	 * ("YYYY-MM-DDTHH:MM:SS.") serve every event in that second. */
 	time_t stamp_second;
 	char second_stamp[AUDIT_TIMESTAMP_SIZE];
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC in nanoseconds, as read together
+	 * at the monotonic instant synced_ns (clock_synced: at all). */
+	int64_t realtime_offset_ns;
+	uint64_t synced_ns;
+	bool clock_synced;
 	struct conn_fields fields;	/* of the last connection logged */
 
 	/* Large messages are hashed by a worker: their line waits in the
@@ -296,6 +301,19 @@ room_for(struct audit *a, size_t n)
 	return true;
 }
 
+/* Append the ${len} bytes at ${line} and a newline; false if they do not
+ * fit. */
+static bool
+append_text(struct audit *a, const char *line, size_t len)
+{
+	if (!room_for(a, len + 1))
+		return false;
+	memcpy(a->buf + a->end, line, len);
+	a->buf[a->end + len] = '\n';
+	a->end += len + 1;
+	return true;
+}
+
 /* Append the complete value of ${j} as one line; false if it does not
  * fit (or ${j} failed). */
 static bool
@@ -304,12 +322,9 @@ append_line(struct audit *a, const struct json *j)
 	const char *line;
 	size_t len;
 
-	if ((line = json_data(j, &len)) == NULL || !room_for(a, len + 1))
+	if ((line = json_data(j, &len)) == NULL)
 		return false;
-	memcpy(a->buf + a->end, line, len);
-	a->buf[a->end + len] = '\n';
-	a->end += len + 1;
-	return true;
+	return append_text(a, line, len);
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -348,32 +363,80 @@ audit_timestamp(const struct timespec *ts, char out[AUDIT_TIMESTAMP_SIZE])
  */
 
 static void
-put_str(struct json *j, const char *key, const char *value)
+put_str_quoted(struct json *j, const char *key, size_t key_len,
+    const char *value)
 {
 	if (value == NULL)
 		return;
-	(void)json_key(j, key);
+	(void)json_key_quoted(j, key, key_len);
 	(void)json_cstring(j, value);
 }
 
 static void
-put_uint(struct json *j, const char *key, uint64_t value)
+put_uint_quoted(struct json *j, const char *key, size_t key_len,
+    uint64_t value)
 {
-	(void)json_key(j, key);
+	(void)json_key_quoted(j, key, key_len);
 	(void)json_uint(j, value);
 }
 
-/* The current time as audit_timestamp() writes it, or "" if the clock
- * failed.  Only the microseconds are formatted here when the second is
- * the one of the previous event. */
+/* The keys are literals, quoted at compile time (JSON_KEY()). */
+#define put_str(j, key, value) \
+	put_str_quoted((j), "\"" key "\":", sizeof(key) + 2, (value))
+#define put_uint(j, key, value) \
+	put_uint_quoted((j), "\"" key "\":", sizeof(key) + 2, (value))
+
+/* How long an offset between the two clocks serves: a step of the wall
+ * clock shows in the timestamps this much later at most. */
+#define CLOCK_RESYNC_NS 1000000
+
+static uint64_t
+timespec_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000U + (uint64_t)ts->tv_nsec;
+}
+
+/* The wall-clock time at the monotonic instant ${mono_ns}; false if the
+ * clocks could not be read.  A caller that has just read the monotonic
+ * clock spares a read of the wall clock per event this way. */
+static bool
+realtime_at(struct audit *a, uint64_t mono_ns, struct timespec *out)
+{
+	struct timespec real, mono;
+	int64_t since = (int64_t)(mono_ns - a->synced_ns), ns;
+
+	if (!a->clock_synced || since > CLOCK_RESYNC_NS ||
+	    since < -CLOCK_RESYNC_NS) {
+		if (clock_gettime(CLOCK_REALTIME, &real) < 0 ||
+		    clock_gettime(CLOCK_MONOTONIC, &mono) < 0 ||
+		    real.tv_sec < 0 || mono.tv_sec < 0)
+			return false;
+		a->realtime_offset_ns = (int64_t)timespec_ns(&real) -
+		    (int64_t)timespec_ns(&mono);
+		a->synced_ns = timespec_ns(&mono);
+		a->clock_synced = true;
+	}
+	ns = (int64_t)mono_ns + a->realtime_offset_ns;
+	if (ns < 0)
+		return false;
+	out->tv_sec = (time_t)(ns / 1000000000);
+	out->tv_nsec = (long)(ns % 1000000000);
+	return true;
+}
+
+/* The time as audit_timestamp() writes it, or "" if the clock failed:
+ * now, or the wall-clock time at the monotonic instant ${mono_ns} if it is
+ * not 0.  Only the microseconds are formatted here when the second is the
+ * one of the previous event. */
 static void
-now_text(struct audit *a, char text[AUDIT_TIMESTAMP_SIZE])
+time_text(struct audit *a, uint64_t mono_ns, char text[AUDIT_TIMESTAMP_SIZE])
 {
 	struct timespec now;
 	long us;
 	int i;
 
-	if (clock_gettime(CLOCK_REALTIME, &now) < 0) {
+	if ((mono_ns == 0 || !realtime_at(a, mono_ns, &now)) &&
+	    clock_gettime(CLOCK_REALTIME, &now) < 0) {
 		text[0] = '\0';
 		return;
 	}
@@ -393,12 +456,20 @@ now_text(struct audit *a, char text[AUDIT_TIMESTAMP_SIZE])
 	}
 }
 
+/* The current time as audit_timestamp() writes it, or "" if the clock
+ * failed. */
+static void
+now_text(struct audit *a, char text[AUDIT_TIMESTAMP_SIZE])
+{
+	time_text(a, 0, text);
+}
+
 static void
 put_timestamp(struct json *j, const char *text)
 {
-	(void)json_key(j, "timestamp");
+	(void)JSON_KEY(j, "timestamp");
 	if (text[0] != '\0')
-		(void)json_cstring(j, text);
+		(void)json_string(j, text, AUDIT_TIMESTAMP_SIZE - 1);
 	else
 		(void)json_null(j);
 }
@@ -503,15 +574,14 @@ conn_members(struct audit *a, const struct audit_conn *c, size_t *len)
 	return json_data(j, len);
 }
 
-/* Start the event ${event} with the fields every line has. */
+/* begin() at the time already in a->stamp. */
 static struct json *
-begin(struct audit *a, const char *event, const struct audit_conn *c)
+begin_stamped(struct audit *a, const char *event, const struct audit_conn *c)
 {
 	struct json *j = a->event;
 	const char *members;
 	size_t len;
 
-	now_text(a, a->stamp);
 	json_reset(j);
 	(void)json_object_begin(j);
 	put_timestamp(j, a->stamp);
@@ -525,6 +595,14 @@ begin(struct audit *a, const char *event, const struct audit_conn *c)
 	return j;
 }
 
+/* Start the event ${event} with the fields every line has. */
+static struct json *
+begin(struct audit *a, const char *event, const struct audit_conn *c)
+{
+	now_text(a, a->stamp);
+	return begin_stamped(a, event, c);
+}
+
 static void
 put_tls(struct json *j, const struct audit_conn *c)
 {
@@ -534,7 +612,7 @@ put_tls(struct json *j, const struct audit_conn *c)
 	put_str(j, "tls_cipher", c->tls_cipher);
 	put_str(j, "peer_subject", c->peer_subject);
 	if (c->peer_sans != NULL) {
-		(void)json_key(j, "peer_sans");
+		(void)JSON_KEY(j, "peer_sans");
 		(void)json_array_begin(j);
 		for (i = 0; i < c->n_peer_sans; i++)
 			(void)json_cstring(j, c->peer_sans[i]);
@@ -657,6 +735,99 @@ collect_hashes(struct audit *a, bool wait)
 {
 	while (take_hash(a, wait))
 		continue;
+}
+
+/* ---- message events, the many ----------------------------------------- */
+
+/* Append the string literal ${lit} at ${p}, moving ${p} past it. */
+#define PUT_LITERAL(p, lit) \
+	(memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+
+/* Room for all of a message line but the connection's members: the
+ * literals (68 bytes), the time, three numbers and
+ * render_message_fields_text(). */
+#define MESSAGE_LINE_FIXED_MAX \
+	(96 + AUDIT_TIMESTAMP_SIZE + 3 * JSON_NUMBER_MAX + \
+	RENDER_FIELDS_TEXT_MAX)
+#define MESSAGE_LINE_MAX 1024
+
+/*
+ * The message event audit_message() makes, at the time in a->stamp, put
+ * together as text rather than through the JSON writer when that gives
+ * the same bytes: the message has no findings and the line is short.
+ * Returns 1 if the line was buffered, -1 if the event was dropped
+ * (counted), 0 if the caller is to write it with the JSON writer.
+ */
+static int
+message_line(struct audit *a, const struct audit_conn *c, uint64_t msg_seq,
+    const struct analysis_message *m, const uint8_t *bytes, size_t len,
+    bool later, uint64_t scan_us)
+{
+	char line[MESSAGE_LINE_MAX], hex[SHA256_HEX_SIZE], *start, *p;
+	const char *members;
+	size_t members_len, fields_len, hash_at = 0, n;
+	bool direct;
+
+	/* The writer's bound is the buffer's, which is never below this. */
+	_Static_assert(MESSAGE_LINE_MAX <= AUDIT_BUFFER_MIN_BYTES,
+	    "a message line always fits an audit buffer");
+	if (m->n_reasons != 0 || m->n_imports != 0 || m->n_calls != 0 ||
+	    m->n_hits != 0 ||
+	    (members = conn_members(a, c, &members_len)) == NULL ||
+	    members_len - 2 > sizeof(line) - MESSAGE_LINE_FIXED_MAX)
+		return 0;
+	if (later) {
+		memset(hex, '0', SHA256_HEX_SIZE - 1);
+		hex[SHA256_HEX_SIZE - 1] = '\0';
+	} else if (bytes != NULL && sha256_hex(bytes, len, hex) < 0) {
+		return drop(a);
+	}
+	/* Straight into the buffer when the longest line fits there as it
+	 * is and no drop notice is due: what append_text() would do, less
+	 * a copy. */
+	direct = a->unreported == 0 && a->cap - a->end > MESSAGE_LINE_MAX;
+	start = p = direct ? a->buf + a->end : line;
+	PUT_LITERAL(p, "{\"timestamp\":");
+	if (a->stamp[0] != '\0') {
+		/* Digits and "-:.TZ" need no escape. */
+		*p++ = '"';
+		memcpy(p, a->stamp, AUDIT_TIMESTAMP_SIZE - 1);
+		p += AUDIT_TIMESTAMP_SIZE - 1;
+		*p++ = '"';
+	} else {
+		PUT_LITERAL(p, "null");
+	}
+	PUT_LITERAL(p, ",\"event\":\"message\"");
+	/* The members between their braces, already JSON. */
+	if (members_len > 2) {
+		*p++ = ',';
+		memcpy(p, members + 1, members_len - 2);
+		p += members_len - 2;
+	}
+	PUT_LITERAL(p, ",\"msg_seq\":");
+	p += json_format_uint(p, msg_seq);
+	PUT_LITERAL(p, ",\"offset\":");
+	p += json_format_uint(p, m->offset);
+	*p++ = ',';
+	fields_len = render_message_fields_text(p, m,
+	    later || bytes != NULL ? hex : NULL, &hash_at);
+	hash_at += (size_t)(p - start);
+	p += fields_len;
+	PUT_LITERAL(p, ",\"scan_us\":");
+	p += json_format_uint(p, scan_us);
+	*p++ = '}';
+	n = (size_t)(p - start);
+	if (direct) {
+		a->buf[a->end + n] = '\n';
+		a->end += n + 1;
+	} else {
+		report_drops(a, a->stamp);
+		if (!append_text(a, line, n))
+			return drop(a);
+	}
+	if (later)
+		hash_later(a, a->end - n - 1, hash_at, bytes, len);
+	return 1;
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -953,11 +1124,33 @@ audit_message(struct audit *a, const struct audit_conn *c, uint64_t msg_seq,
     const struct analysis_message *m, const uint8_t *bytes, size_t len,
     uint64_t scan_us)
 {
-	struct json *j = begin(a, "message", c);
+	return audit_message_at(a, c, msg_seq, m, bytes, len, scan_us, 0);
+}
+
+/**
+ * audit_message_at(a, c, msg_seq, m, bytes, len, scan_us, mono_ns):
+ * audit_message() of an event that happened at ${mono_ns}, a reading of
+ * CLOCK_MONOTONIC in nanoseconds (0: now), such as the end of the
+ * analysis that the caller has just timed.  Its timestamp is the wall
+ * clock at that instant, from an offset between the two clocks read at
+ * most a millisecond before: one clock read less per message.
+ */
+int
+audit_message_at(struct audit *a, const struct audit_conn *c,
+    uint64_t msg_seq, const struct analysis_message *m, const uint8_t *bytes,
+    size_t len, uint64_t scan_us, uint64_t mono_ns)
+{
+	struct json *j;
 	bool later = bytes != NULL && a->hasher != NULL &&
 	    len >= a->hash_min_bytes;
 	size_t hash_at = 0, line_len;
+	int r;
 
+	time_text(a, mono_ns, a->stamp);
+	if ((r = message_line(a, c, msg_seq, m, bytes, len, later,
+	    scan_us)) != 0)
+		return r > 0 ? 0 : -1;
+	j = begin_stamped(a, "message", c);
 	put_uint(j, "msg_seq", msg_seq);
 	put_uint(j, "offset", m->offset);
 	if (later ? render_message_fields_hash_later(j, m, &hash_at) < 0 :

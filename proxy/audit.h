@@ -245,6 +245,18 @@ int audit_message(struct audit *a, const struct audit_conn *c,
     const uint8_t *bytes, size_t len, uint64_t scan_us);
 
 /**
+ * audit_message_at(a, c, msg_seq, m, bytes, len, scan_us, mono_ns):
+ * audit_message() of an event that happened at ${mono_ns}, a reading of
+ * CLOCK_MONOTONIC in nanoseconds (0: now), such as the end of the
+ * analysis that the caller has just timed.  Its timestamp is the wall
+ * clock at that instant, from an offset between the two clocks read at
+ * most a millisecond before: one clock read less per message.
+ */
+int audit_message_at(struct audit *a, const struct audit_conn *c,
+    uint64_t msg_seq, const struct analysis_message *m, const uint8_t *bytes,
+    size_t len, uint64_t scan_us, uint64_t mono_ns);
+
+/**
  * audit_conn_close(a, c, totals):
  * Log the end of connection ${c} with its ${totals} ("conn_close").
  * Returns 0 if the event was buffered, -1 if it was dropped (counted).

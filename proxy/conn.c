@@ -30,6 +30,11 @@
 #define ROOM_RETRY_MS 2
 
 #define READ_CHUNK_BYTES (64 * 1024)
+/* Allowed messages of consecutive reads leave together up to this many
+ * bytes: a send to the backend costs far more than its bytes (the
+ * receiver's wakeup, a socket buffer lookup), and a busy client's
+ * records arrive many per loop turn. */
+#define UNIT_MAX_BYTES (64 * 1024)
 
 enum conn_state {
 	CS_CLIENT_HANDSHAKE,	/* TLS with the client */
@@ -121,7 +126,11 @@ now_ns(void)
 static void
 audit_info(const struct conn *c, struct audit_conn *a)
 {
-	memset(a, 0, sizeof(*a));
+	/* A copy, not memset(): at this size gcc clears with "rep stos",
+	 * slow to start for something done once a message. */
+	static const struct audit_conn no_conn;
+
+	*a = no_conn;
 	a->conn_id = c->id;
 	a->listener = c->env.listener->name;
 	a->client_addr = c->client_addr;
@@ -605,9 +614,10 @@ wants_hash(const struct conn *c, enum analysis_verdict v)
 }
 
 /* Act on a finished message: its bytes are those pending from
- * pending_start on.  Returns 0 to go on, -1 when the connection ends. */
+ * pending_start on; its analysis ended at ${end_ns} (now_ns(), or 0: not
+ * timed).  Returns 0 to go on, -1 when the connection ends. */
 static int
-on_message(struct conn *c, const struct analysis_message *m)
+on_message(struct conn *c, const struct analysis_message *m, uint64_t end_ns)
 {
 	struct analysis_message msg = *m;
 	struct audit_conn a;
@@ -619,9 +629,9 @@ on_message(struct conn *c, const struct analysis_message *m)
 	c->msg_seq++;
 	c->totals.messages_from_client++;
 	audit_info(c, &a);
-	(void)audit_message(c->env.audit, &a, c->msg_seq, &msg,
+	(void)audit_message_at(c->env.audit, &a, c->msg_seq, &msg,
 	    len <= held && wants_hash(c, msg.verdict) ? bytes : NULL, len,
-	    c->scan_ns / 1000);
+	    c->scan_ns / 1000, end_ns);
 	c->scan_ns = 0;
 	if (len > held)
 		len = held;
@@ -661,7 +671,7 @@ analyze_pending(struct conn *c)
 {
 	struct analysis_message msg;
 	enum analysis_status st;
-	uint64_t t0;
+	uint64_t t0, t1;
 	size_t used;
 
 	/* Made with the first byte: a connection that never sends holds
@@ -676,11 +686,12 @@ analyze_pending(struct conn *c)
 		t0 = now_ns();
 		st = analysis_feed(c->analysis, c->pending + c->pending_fed,
 		    c->pending_len - c->pending_fed, &used, &msg);
-		c->scan_ns += now_ns() - t0;
+		t1 = now_ns();
+		c->scan_ns += t1 - t0;
 		c->pending_fed += used;
 		if (st != ANALYSIS_MESSAGE)
 			break;
-		if (on_message(c, &msg) < 0)
+		if (on_message(c, &msg, t1) < 0)
 			return -1;
 	}
 	if (c->analysis_ended && c->pending_len > c->pending_start) {
@@ -689,8 +700,6 @@ analyze_pending(struct conn *c)
 			return -1;
 		c->pending_start = c->pending_fed = c->pending_len;
 	}
-	if (close_unit(c) < 0)
-		return -1;
 	/* A message is in progress while bytes of it are held. */
 	if (c->pending_len == c->pending_start)
 		loop_timer_cancel(c->env.loop, &c->message_timer);
@@ -711,7 +720,7 @@ client_ended(struct conn *c)
 	/* No analysis: nothing was ever sent, so nothing is cut short. */
 	if (!c->analysis_ended && c->analysis != NULL &&
 	    analysis_finish(c->analysis, &msg) ==
-	    ANALYSIS_MESSAGE && on_message(c, &msg) < 0)
+	    ANALYSIS_MESSAGE && on_message(c, &msg, 0) < 0)
 		return -1;
 	return close_unit(c);
 }
@@ -739,13 +748,16 @@ may_read_backend(const struct conn *c)
 static void
 compact_pending(struct conn *c)
 {
-	if (c->pending_start == 0)
+	size_t from = c->unit_bytes > 0 ? c->unit_start : c->pending_start;
+
+	if (from == 0)
 		return;
-	memmove(c->pending, c->pending + c->pending_start,
-	    c->pending_len - c->pending_start);
-	c->pending_len -= c->pending_start;
-	c->pending_fed -= c->pending_start;
-	c->pending_start = 0;
+	memmove(c->pending, c->pending + from, c->pending_len - from);
+	c->pending_len -= from;
+	c->pending_fed -= from;
+	c->pending_start -= from;
+	if (c->unit_bytes > 0)
+		c->unit_start -= from;
 }
 
 /* Read client bytes into pending and analyze them.  -1: ended. */
@@ -760,6 +772,15 @@ pump_client(struct conn *c)
 
 	c->client.read_wants_write = false;
 	while (may_read_client(c)) {
+		/* The unit stays open across reads (one write for several
+		 * TLS records), but only while it is small, directly
+		 * before the bytes still to come (no dropped message
+		 * kept between), and leaves a full read's room. */
+		if (c->unit_bytes > 0 && (c->unit_bytes >= UNIT_MAX_BYTES ||
+		    c->unit_start + c->unit_bytes != c->pending_start ||
+		    c->pending_len - c->unit_start + READ_CHUNK_BYTES >
+		    limit) && close_unit(c) < 0)
+			return -1;
 		compact_pending(c);
 		room = READ_CHUNK_BYTES;
 		if (c->pending_len + room > limit) {
@@ -786,6 +807,8 @@ pump_client(struct conn *c)
 				return -1;
 			continue;
 		}
+		if (close_unit(c) < 0)
+			return -1;
 		if (st == TLS_WANT_WRITE)
 			c->client.read_wants_write = true;
 		if (st == TLS_WANT_READ || st == TLS_WANT_WRITE) {
@@ -802,7 +825,7 @@ pump_client(struct conn *c)
 		finish(c, "client_error");
 		return -1;
 	}
-	return 0;
+	return close_unit(c);
 }
 
 static int

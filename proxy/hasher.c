@@ -61,7 +61,6 @@ work(void *cookie)
 		while (n < 0 && errno == EINTR);
 	}
 	pthread_mutex_unlock(&h->lock);
-	sha256_thread_done();
 	return NULL;
 }
 

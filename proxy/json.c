@@ -433,6 +433,24 @@ json_key(struct json *j, const char *key)
 }
 
 /**
+ * json_key_quoted(j, text, len):
+ * json_key() of a key the program spells out, given as the ${len} bytes at
+ * ${text} already quoted and followed by the colon ("\"name\":"); the
+ * text is not checked.  JSON_KEY() makes that text of a string literal
+ * at compile time, so that the keys of the audit log's many events cost
+ * a copy each, not a scan.  Returns 0, or -1 if the writer failed or no
+ * object is open.
+ */
+int
+json_key_quoted(struct json *j, const char *text, size_t len)
+{
+	if (member_prefix(j) < 0 || put(j, text, len) < 0)
+		return -1;
+	j->after_key = true;
+	return 0;
+}
+
+/**
  * json_raw_members(j, text, len):
  * Append the ${len} bytes at ${text} to the open object as one or more
  * members: text that another json writer made of members (what it wrote
@@ -484,14 +502,14 @@ put_scalar(struct json *j, const char *text)
 	return 0;
 }
 
-/* Write ${v} in decimal, preceded by a minus sign if ${negative}; an
+/* ${v} in decimal, preceded by a minus sign if ${negative}, at the end of
+ * the JSON_NUMBER_MAX bytes at ${text}; returns where it starts.  An
  * audit event has a dozen numbers, and snprintf would be most of its
  * cost. */
-static int
-put_decimal(struct json *j, uint64_t v, bool negative)
+static size_t
+decimal_tail(char text[JSON_NUMBER_MAX], uint64_t v, bool negative)
 {
-	char text[24];
-	size_t at = sizeof(text);
+	size_t at = JSON_NUMBER_MAX;
 
 	do {
 		text[--at] = (char)('0' + v % 10);
@@ -499,10 +517,107 @@ put_decimal(struct json *j, uint64_t v, bool negative)
 	} while (v != 0);
 	if (negative)
 		text[--at] = '-';
+	return at;
+}
+
+/* The magnitude of INT64_MIN does not fit in int64_t. */
+static uint64_t
+magnitude(int64_t v)
+{
+	return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+static int
+put_decimal(struct json *j, uint64_t v, bool negative)
+{
+	char text[JSON_NUMBER_MAX];
+	size_t at = decimal_tail(text, v, negative);
+
 	if (value_prefix(j) < 0 || put(j, text + at, sizeof(text) - at) < 0)
 		return -1;
 	value_done(j);
 	return 0;
+}
+
+/* "00" to "99": a line of the audit log has five numbers, written two
+ * digits per division. */
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* ${v} in decimal at ${out}, written from the end; ${n} is its number of
+ * digits. */
+static void
+put_digits(char *out, size_t n, uint64_t v)
+{
+	uint32_t w, r;
+
+	while (v > UINT32_MAX) {
+		r = (uint32_t)(v % 100);
+		v /= 100;
+		n -= 2;
+		out[n] = digit_pairs[2 * r];
+		out[n + 1] = digit_pairs[2 * r + 1];
+	}
+	/* The rest in 32 bits, where dividing is cheaper. */
+	for (w = (uint32_t)v; w >= 100; w /= 100) {
+		r = w % 100;
+		n -= 2;
+		out[n] = digit_pairs[2 * r];
+		out[n + 1] = digit_pairs[2 * r + 1];
+	}
+	if (w >= 10) {
+		out[0] = digit_pairs[2 * w];
+		out[1] = digit_pairs[2 * w + 1];
+	} else {
+		out[0] = (char)('0' + w);
+	}
+}
+
+static size_t
+digit_count(uint64_t v)
+{
+	size_t n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	if (v >= 100)
+		n += v >= 1000 ? 3 : 2;
+	else if (v >= 10)
+		n += 1;
+	return n;
+}
+
+/**
+ * json_format_uint(out, v), json_format_int(out, v):
+ * Write ${v} in decimal, as json_uint() and json_int() do, into ${out}
+ * (no NUL), for callers that assemble a line themselves.  Return the
+ * number of bytes written (at most JSON_NUMBER_MAX).
+ */
+size_t
+json_format_uint(char out[JSON_NUMBER_MAX], uint64_t v)
+{
+	size_t n = digit_count(v);
+
+	put_digits(out, n, v);
+	return n;
+}
+
+size_t
+json_format_int(char out[JSON_NUMBER_MAX], int64_t v)
+{
+	/* A negative one has 19 digits at most, after its sign. */
+	uint64_t m = magnitude(v);
+	size_t n = digit_count(m);
+
+	if (v >= 0) {
+		put_digits(out, n, m);
+		return n;
+	}
+	out[0] = '-';
+	put_digits(out + 1, n, m);
+	return n + 1;
 }
 
 /**
@@ -519,9 +634,7 @@ json_uint(struct json *j, uint64_t v)
 int
 json_int(struct json *j, int64_t v)
 {
-	/* The magnitude of INT64_MIN does not fit in int64_t. */
-	return put_decimal(j, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v,
-	    v < 0);
+	return put_decimal(j, magnitude(v), v < 0);
 }
 
 int

@@ -89,6 +89,22 @@ int json_array_end(struct json *j);
 int json_key(struct json *j, const char *key);
 
 /**
+ * json_key_quoted(j, text, len):
+ * json_key() of a key the program spells out, given as the ${len} bytes at
+ * ${text} already quoted and followed by the colon ("\"name\":"); the
+ * text is not checked.  JSON_KEY() makes that text of a string literal
+ * at compile time, so that the keys of the audit log's many events cost
+ * a copy each, not a scan.  Returns 0, or -1 if the writer failed or no
+ * object is open.
+ */
+int json_key_quoted(struct json *j, const char *text, size_t len);
+
+/* json_key(j, key) of the string literal ${key}, which must need no
+ * escape (letters, digits, '_'). */
+#define JSON_KEY(j, key) \
+	json_key_quoted((j), "\"" key "\":", sizeof(key) + 2)
+
+/**
  * json_raw_members(j, text, len):
  * Append the ${len} bytes at ${text} to the open object as one or more
  * members: text that another json writer made of members (what it wrote
@@ -121,5 +137,18 @@ int json_uint(struct json *j, uint64_t v);
 int json_int(struct json *j, int64_t v);
 int json_bool(struct json *j, bool v);
 int json_null(struct json *j);
+
+/* The longest text of a number: 20 digits of UINT64_MAX, or the sign and
+ * 19 digits of INT64_MIN. */
+#define JSON_NUMBER_MAX 20
+
+/**
+ * json_format_uint(out, v), json_format_int(out, v):
+ * Write ${v} in decimal, as json_uint() and json_int() do, into ${out}
+ * (no NUL), for callers that assemble a line themselves.  Return the
+ * number of bytes written (at most JSON_NUMBER_MAX).
+ */
+size_t json_format_uint(char out[JSON_NUMBER_MAX], uint64_t v);
+size_t json_format_int(char out[JSON_NUMBER_MAX], int64_t v);
 
 #endif /* !JSON_H */

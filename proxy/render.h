@@ -58,6 +58,24 @@ int render_message_fields(struct json *j, const struct analysis_message *msg,
 int render_message_fields_hash_later(struct json *j,
     const struct analysis_message *msg, size_t *hash_at);
 
+/* Room render_message_fields_text() needs, whatever the message. */
+#define RENDER_FIELDS_TEXT_MAX 256
+
+/**
+ * render_message_fields_text(out, msg, hex, hash_at):
+ * The members render_message_fields() writes, byte for byte, as text at
+ * ${out} (RENDER_FIELDS_TEXT_MAX bytes of room, no NUL), for a message
+ * without findings (no reasons, imports, calls or rules): an audit log
+ * writes one such event per message, and assembling it from constants
+ * costs a fraction of the writer's checks.  ${hex} is the SHA-256 (64
+ * digits) or NULL (null); if ${hash_at} is not NULL, *${hash_at} is the
+ * offset of its opening quote, as for render_message_fields_hash_later().
+ * Returns the number of bytes written, or 0 if the message has findings
+ * (render_message_fields() is then the way).
+ */
+size_t render_message_fields_text(char *out,
+    const struct analysis_message *msg, const char *hex, size_t *hash_at);
+
 /**
  * render_text(out, file, msg, bytes, len):
  * Write ${msg} to ${out} for a person: a header line with ${file}, offset,

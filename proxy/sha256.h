@@ -4,7 +4,7 @@
 /*
  * sha256: the SHA-256 of a byte string as lower-case hex, the way the
  * audit log and `picklewall scan` print it ("sha256").  Callable from any
- * thread: each keeps its own OpenSSL state, made on its first call.
+ * thread; it keeps no state between calls.
  */
 
 #include <stddef.h>
@@ -18,13 +18,5 @@
  * 0, or -1 if OpenSSL failed (out of memory).
  */
 int sha256_hex(const uint8_t *bytes, size_t len, char hex[SHA256_HEX_SIZE]);
-
-/**
- * sha256_thread_done():
- * Release the calling thread's state; a thread that called sha256_hex()
- * calls this before it exits (the main thread may leave it to the end of
- * the process).
- */
-void sha256_thread_done(void);
 
 #endif /* !SHA256_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -592,6 +593,13 @@ check_offloaded_hashes(size_t max_bytes, size_t n)
 	for (i = 0; i < n; i++) {
 		len = (i * 977) % (3 * 4096);
 		memset(bytes, (int)i, len);
+		/* Every other message finds nothing: its line is put
+		 * together without the JSON writer, placeholder included. */
+		m = denied_message();
+		if (i % 2 == 1) {
+			m.n_reasons = m.n_imports = m.n_calls = m.n_hits = 0;
+			m.verdict = ANALYSIS_ALLOW;
+		}
 		m.length = len;
 		ck_assert_int_eq(audit_message(a, &c, i + 1, &m, bytes, len, 0),
 		    0);
@@ -840,6 +848,195 @@ START_TEST(message_fields_are_those_of_scan_for_an_analyzed_pickle)
 	free(theirs);
 	free(text);
 	json_free(j);
+	tmp_remove(&t);
+}
+END_TEST
+
+/* Messages without findings take a shorter way to the log: the same bytes
+ * as render_message_fields() for every shape of message, hash or none. */
+START_TEST(fields_text_is_that_of_the_writer)
+{
+	static const int protocols[] = { 0, 5, -1, 2147483647 };
+	static const uint64_t lengths[] = { 0, 200, UINT64_MAX };
+	static const enum analysis_verdict verdicts[] = { ANALYSIS_ALLOW,
+	    ANALYSIS_WOULD_DENY, ANALYSIS_DENY };
+	static const char *const hexes[] = { NULL, OS_SYSTEM_SHA256 };
+	struct analysis_message m;
+	struct json *j = json_new(0);
+	char text[RENDER_FIELDS_TEXT_MAX + 1];
+	const char *want;
+	size_t ip, il, iv, ih, k, n, len, at_text, at_json;
+
+	for (ip = 0; ip < 4; ip++)
+	for (il = 0; il < 3; il++)
+	for (iv = 0; iv < 3; iv++)
+	for (ih = 0; ih < 2; ih++)
+	for (k = 0; k < 2; k++) {
+		memset(&m, 0, sizeof(m));
+		m.protocol = protocols[ip];
+		m.length = lengths[il];
+		m.verdict = verdicts[iv];
+		m.is_pickle = k == 0;
+		json_reset(j);
+		ck_assert_int_eq(json_object_begin(j), 0);
+		ck_assert_int_eq(json_key(j, "x"), 0);
+		ck_assert_int_eq(json_null(j), 0);
+		if (hexes[ih] != NULL) {
+			ck_assert_int_eq(render_message_fields_hash_later(j, &m,
+			    &at_json), 0);
+		} else {
+			ck_assert_int_eq(render_message_fields(j, &m, NULL, 0),
+			    0);
+		}
+		ck_assert_int_eq(json_object_end(j), 0);
+		ck_assert_ptr_nonnull(want = json_data(j, &len));
+		/* {"x":null, ... } */
+		want += 10;
+		len -= 11;
+		memset(text, 'X', sizeof(text));
+		n = render_message_fields_text(text, &m, hexes[ih] != NULL ?
+		    "0000000000000000000000000000000000000000000000000000000000000000" :
+		    NULL, &at_text);
+		ck_assert_uint_le(n, RENDER_FIELDS_TEXT_MAX);
+		ck_assert_uint_eq(text[RENDER_FIELDS_TEXT_MAX], 'X');
+		ck_assert_uint_eq(n, len);
+		ck_assert(memcmp(text, want, n) == 0);
+		if (hexes[ih] != NULL)
+			ck_assert_uint_eq(at_text + 10, at_json);
+	}
+	/* With findings, it leaves the message to the writer. */
+	m = denied_message();
+	ck_assert_uint_eq(render_message_fields_text(text, &m, NULL, NULL), 0);
+	m.n_reasons = 0;
+	m.n_imports = 0;
+	m.n_calls = 0;
+	ck_assert_uint_eq(render_message_fields_text(text, &m, NULL, NULL), 0);
+	json_free(j);
+}
+END_TEST
+
+/* The same message as a line of its own and as the writer makes it with
+ * findings: everything but the findings agrees, connection fields
+ * included (they change from one event to the next). */
+START_TEST(message_line_without_findings_is_that_of_the_writer)
+{
+	struct audit_conn full = full_conn(), bare;
+	struct analysis_message m = denied_message();
+
+	memset(&bare, 0, sizeof(bare));
+	bare.conn_id = 9;
+	m.n_reasons = m.n_imports = m.n_calls = m.n_hits = 0;
+	m.verdict = ANALYSIS_ALLOW;
+	m.offset = 4000000000U;
+	ONE_LINE(",\"event\":\"message\"," COMMON_FIELDS ","
+	    "\"msg_seq\":18446744073709551615,\"offset\":4000000000,"
+	    "\"length\":21,\"sha256\":\"" OS_SYSTEM_SHA256 "\","
+	    "\"protocol\":0,\"kind\":\"pickle\",\"verdict\":\"allow\","
+	    "\"reasons\":[],\"imports\":[],\"calls\":[],\"rules\":[],"
+	    "\"scan_us\":7}\n",
+	    audit_message(a, &full, UINT64_MAX, &m, (const uint8_t *)OS_SYSTEM,
+	    sizeof(OS_SYSTEM) - 1, 7));
+	ONE_LINE(",\"event\":\"message\",\"conn_id\":9,"
+	    "\"msg_seq\":1,\"offset\":4000000000,"
+	    "\"length\":21,\"sha256\":null,"
+	    "\"protocol\":0,\"kind\":\"pickle\",\"verdict\":\"allow\","
+	    "\"reasons\":[],\"imports\":[],\"calls\":[],\"rules\":[],"
+	    "\"scan_us\":0}\n",
+	    audit_message(a, &bare, 1, &m, NULL, 0, 0));
+}
+END_TEST
+
+/* A connection whose fields are too long for the short way still gets
+ * its line, from the writer. */
+START_TEST(message_line_with_a_long_listener_name)
+{
+	static char name[2000];
+	struct audit_conn c;
+	struct analysis_message m;
+	char *want;
+
+	memset(name, 'n', sizeof(name) - 1);
+	memset(&c, 0, sizeof(c));
+	c.conn_id = 3;
+	c.listener = name;
+	memset(&m, 0, sizeof(m));
+	m.length = 5;
+	m.is_pickle = true;
+	ck_assert_int_ne(asprintf(&want, ",\"event\":\"message\","
+	    "\"conn_id\":3,\"listener\":\"%s\",\"msg_seq\":1,"
+	    "\"offset\":0,\"length\":5,\"sha256\":null,\"protocol\":0,"
+	    "\"kind\":\"pickle\",\"verdict\":\"allow\",\"reasons\":[],"
+	    "\"imports\":[],\"calls\":[],\"rules\":[],\"scan_us\":0}\n",
+	    name), -1);
+	ONE_LINE(want, audit_message(a, &c, 1, &m, NULL, 0, 0));
+	free(want);
+}
+END_TEST
+
+/* The wall-clock time, in microseconds, of the timestamp that opens the
+ * line ${line}. */
+static int64_t
+stamp_us(const char *line)
+{
+	struct tm tm;
+	const char *t = line + sizeof(TIMESTAMP_HEAD) - 1;
+	long us;
+
+	memset(&tm, 0, sizeof(tm));
+	ck_assert_int_eq(sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ",
+	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	    &tm.tm_sec, &us), 7);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000000 + us;
+}
+
+static int64_t
+clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	ck_assert_int_eq(clock_gettime(id, &ts), 0);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A message stamped with a monotonic instant carries the wall-clock time
+ * of that instant, not of the call: now, 5 s ago (past the offset's
+ * lifetime, so read again), and once more now. */
+START_TEST(message_at_a_monotonic_instant_has_its_wall_clock_time)
+{
+	static const int64_t ago_us[] = { 0, 5000000, 0 };
+	struct audit_conn c = full_conn();
+	struct analysis_message m;
+	struct pw_error err;
+	struct tmp t;
+	struct audit *a;
+	char *text, *line;
+	int64_t mono, real[3];
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	m.is_pickle = true;
+	tmp_make(&t);
+	ck_assert_ptr_nonnull(a = audit_open(t.path, 65536, &err));
+	for (i = 0; i < 3; i++) {
+		real[i] = clock_us(CLOCK_REALTIME) - ago_us[i];
+		mono = clock_us(CLOCK_MONOTONIC) - ago_us[i];
+		ck_assert_int_eq(audit_message_at(a, &c, i + 1, &m, NULL, 0, 0,
+		    (uint64_t)mono * 1000), 0);
+	}
+	audit_close(a);
+	text = slurp(t.path);
+	for (i = 0; i < 3; i++) {
+		line = line_at(text, i);
+		/* The two clocks were read a moment apart: a loose bound
+		 * for a loaded machine. */
+		ck_assert_msg(llabs(stamp_us(line) - real[i]) < 100000,
+		    "line %zu: %s is %lld us off", i, line,
+		    (long long)(stamp_us(line) - real[i]));
+		free(line);
+	}
+	free(text);
 	tmp_remove(&t);
 }
 END_TEST
@@ -1450,6 +1647,12 @@ audit_suite(void)
 	tcase_add_test(tc, names_with_nul_and_invalid_utf8_are_escaped);
 	tcase_add_test(tc,
 	    message_fields_are_those_of_scan_for_an_analyzed_pickle);
+	tcase_add_test(tc, fields_text_is_that_of_the_writer);
+	tcase_add_test(tc,
+	    message_line_without_findings_is_that_of_the_writer);
+	tcase_add_test(tc, message_line_with_a_long_listener_name);
+	tcase_add_test(tc,
+	    message_at_a_monotonic_instant_has_its_wall_clock_time);
 	tcase_add_test(tc, conn_close_carries_totals_tls_and_reason);
 	tcase_add_test(tc, error_event_carries_code_and_detail);
 	tcase_add_test(tc, error_outside_a_connection_has_no_conn_id);

@@ -6,10 +6,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "hasher.h"
 #include "unit.h"
@@ -28,6 +31,29 @@ START_TEST(sha256_of_known_strings)
 	ck_assert_str_eq(hex, EMPTY_SHA256);
 	ck_assert_int_eq(sha256_hex((const uint8_t *)"abc", 3, hex), 0);
 	ck_assert_str_eq(hex, ABC_SHA256);
+}
+END_TEST
+
+/* Every length around the block boundaries and every digit value: the
+ * digest and its hex are those of OpenSSL's EVP interface and printf. */
+START_TEST(sha256_agrees_with_evp_at_every_length)
+{
+	uint8_t bytes[300], md[EVP_MAX_MD_SIZE];
+	char hex[SHA256_HEX_SIZE], want[SHA256_HEX_SIZE];
+	unsigned int md_len, i;
+	size_t len;
+
+	for (len = 0; len < sizeof(bytes); len++)
+		bytes[len] = (uint8_t)(len * 131 + 7);
+	for (len = 0; len <= sizeof(bytes); len++) {
+		ck_assert_int_eq(EVP_Digest(bytes, len, md, &md_len,
+		    EVP_sha256(), NULL), 1);
+		ck_assert_uint_eq(md_len, 32);
+		for (i = 0; i < md_len; i++)
+			snprintf(want + 2 * i, 3, "%02x", md[i]);
+		ck_assert_int_eq(sha256_hex(bytes, len, hex), 0);
+		ck_assert_str_eq(hex, want);
+	}
 }
 END_TEST
 
@@ -175,6 +201,7 @@ hasher_suite(void)
 	TCase *tc = tcase_create("hasher");
 
 	tcase_add_test(tc, sha256_of_known_strings);
+	tcase_add_test(tc, sha256_agrees_with_evp_at_every_length);
 	tcase_add_test(tc, jobs_come_back_in_order_with_their_hashes);
 	tcase_add_test(tc, descriptor_polls_readable_when_a_job_is_done);
 	tcase_add_test(tc,

@@ -4,6 +4,7 @@
  * what json.loads makes of it.
  */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -368,6 +369,89 @@ START_TEST(long_string_grows_the_buffer)
 }
 END_TEST
 
+/* The text a caller assembles itself must be what the writer writes. */
+START_TEST(formatted_numbers_are_those_of_the_writer)
+{
+	static const uint64_t us[] = { 0, 1, 9, 10, 99, 100, 4294967295U,
+	    UINT64_C(9999999999999999999), UINT64_MAX };
+	static const int64_t is[] = { 0, -1, 1, -10, 12345, INT64_MAX,
+	    INT64_MIN };
+	struct json *j = json_new(0);
+	char text[JSON_NUMBER_MAX];
+	const char *want;
+	size_t i, n, len;
+
+	for (i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
+		json_reset(j);
+		ck_assert_int_eq(json_uint(j, us[i]), 0);
+		ck_assert_ptr_nonnull(want = json_data(j, &len));
+		n = json_format_uint(text, us[i]);
+		ck_assert_uint_le(n, JSON_NUMBER_MAX);
+		ck_assert_uint_eq(n, len);
+		ck_assert(memcmp(text, want, n) == 0);
+	}
+	for (i = 0; i < sizeof(is) / sizeof(is[0]); i++) {
+		json_reset(j);
+		ck_assert_int_eq(json_int(j, is[i]), 0);
+		ck_assert_ptr_nonnull(want = json_data(j, &len));
+		n = json_format_int(text, is[i]);
+		ck_assert_uint_le(n, JSON_NUMBER_MAX);
+		ck_assert_uint_eq(n, len);
+		ck_assert(memcmp(text, want, n) == 0);
+	}
+	/* Around every power of ten and the 32-bit boundary. */
+	for (i = 0; i < 64; i++) {
+		uint64_t p = 1, v;
+		size_t k;
+
+		for (k = 0; k < i % 20; k++)
+			p *= 10;
+		v = i < 20 ? p - 1 : i < 40 ? p : i < 60 ? p + 1 :
+		    (UINT64_C(1) << 32) + (uint64_t)(i - 62);
+		json_reset(j);
+		ck_assert_int_eq(json_uint(j, v), 0);
+		ck_assert_ptr_nonnull(want = json_data(j, &len));
+		n = json_format_uint(text, v);
+		ck_assert_uint_eq(n, len);
+		ck_assert(memcmp(text, want, n) == 0);
+	}
+	json_free(j);
+}
+END_TEST
+
+START_TEST(quoted_keys_are_those_of_json_key)
+{
+	struct json *a = json_new(0), *b = json_new(0);
+	const char *ta, *tb;
+	size_t la, lb;
+
+	ck_assert_int_eq(json_object_begin(a), 0);
+	ck_assert_int_eq(json_key(a, "scan_us"), 0);
+	ck_assert_int_eq(json_uint(a, 3), 0);
+	ck_assert_int_eq(json_key(a, "msg_seq"), 0);
+	ck_assert_int_eq(json_null(a), 0);
+	ck_assert_int_eq(json_object_end(a), 0);
+	ck_assert_int_eq(json_object_begin(b), 0);
+	ck_assert_int_eq(JSON_KEY(b, "scan_us"), 0);
+	ck_assert_int_eq(json_uint(b, 3), 0);
+	ck_assert_int_eq(JSON_KEY(b, "msg_seq"), 0);
+	ck_assert_int_eq(json_null(b), 0);
+	ck_assert_int_eq(json_object_end(b), 0);
+	ck_assert_ptr_nonnull(ta = json_data(a, &la));
+	ck_assert_ptr_nonnull(tb = json_data(b, &lb));
+	ck_assert_str_eq(ta, tb);
+	/* Outside an object, or twice in a row, it fails as json_key(). */
+	json_reset(b);
+	ck_assert_int_eq(JSON_KEY(b, "k"), -1);
+	json_reset(b);
+	ck_assert_int_eq(json_object_begin(b), 0);
+	ck_assert_int_eq(JSON_KEY(b, "k"), 0);
+	ck_assert_int_eq(JSON_KEY(b, "k"), -1);
+	json_free(a);
+	json_free(b);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -398,6 +482,8 @@ json_suite(void)
 	tcase_add_test(tc, output_past_max_bytes_fails);
 	tcase_add_test(tc, reset_clears_a_failure);
 	tcase_add_test(tc, long_string_grows_the_buffer);
+	tcase_add_test(tc, formatted_numbers_are_those_of_the_writer);
+	tcase_add_test(tc, quoted_keys_are_those_of_json_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

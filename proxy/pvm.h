@@ -206,13 +206,16 @@ void pvm_set_extensions(struct pvm *vm, pvm_ext_lookup_fn *lookup,
 /**
  * pvm_set_resume(vm, resume):
  * With ${resume} true, model a server that calls load() again on the same
- * stream after an unpickling error (raw framing).  CPython resumes right
- * after the failing opcode, with an empty stack, no marks and protocol 0,
- * and with its memo as it stood.  Every import and call may fail, so after
- * the first one in a pickle: imports are also resolved as at protocol 0,
- * and memo entries that a skipped PUT or MEMOIZE may have left different
- * read back as values known only at run time (see proxy/ANALYZER.md).
- * Off by default; set it before the first pvm_feed().
+ * stream after an unpickling error (raw framing).  One Unpickler resumes
+ * right after the failing opcode, with an empty stack, no marks and
+ * protocol 0, and with its memo as it stood; a fresh one per pickle (over
+ * a file without peek) does too, with an empty memo.  Every import and
+ * call may fail, so after the first one in a pickle: imports are also
+ * resolved as at protocol 0, memo entries a skipped PUT or MEMOIZE may
+ * have left different read back as values known only at run time, and an
+ * INST, whose MARK the resumed server lacks, sets report.resume_lost.
+ * The report's may_fail says where the first such import or call is (see
+ * proxy/ANALYZER.md).  Off by default; set it before the first pvm_feed().
  */
 void pvm_set_resume(struct pvm *vm, bool resume);
 

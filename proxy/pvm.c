@@ -1744,6 +1744,28 @@ line_str(const char *p, size_t len)
 	return s;
 }
 
+/*
+ * load_global and load_inst decode the module line before they read the
+ * name line: a bad one fails there, and a server that resumes after the
+ * error reads the name line as opcodes.  Fail at the same point, so that
+ * nothing after it is taken for read.
+ */
+static int
+check_module_line(struct pvm *vm)
+{
+	const char *module = vm->line;
+	size_t len = vm->line1_len - 1;
+
+	if (len == 0)
+		return fail(vm, PW_BAD_ARGUMENT, "%s: empty module or name",
+		    vm->op->name);
+	if (vm->op->code == OP_INST ? !pvm_text_is_ascii(module, len) :
+	    !pvm_text_is_utf8(module, len, false))
+		return fail(vm, PW_BAD_ENCODING, "%s: module is not %s",
+		    vm->op->name, vm->op->code == OP_INST ? "ASCII" : "UTF-8");
+	return 0;
+}
+
 /* load_global / load_inst: two lines, module and name. */
 PVM_HANDLER int
 op_global_or_inst(struct pvm *vm)
@@ -3385,6 +3407,7 @@ pvm_feed(struct pvm *vm, const uint8_t *buf, size_t len, size_t *consumed)
 				break;
 			if (--vm->lines_left > 0) {
 				vm->line1_len = vm->line_len;
+				(void)check_module_line(vm);
 				break;
 			}
 			vm->rstate = RS_OPCODE;

@@ -948,6 +948,22 @@ START_TEST(empty_names_have_no_shape)
 }
 END_TEST
 
+START_TEST(global_module_line_fails_before_the_name_line)
+{
+	/* load_global decodes the module before it reads the name: a
+	 * resumed server reads the name line as opcodes, so the analysis
+	 * ends there too, not at a truncation further on. */
+	const struct pvm_report *r = run(P("ca\x80\n\x8c\x02os\x8c\x06system\x93."));
+
+	assert_fails(r, PW_BAD_ENCODING);
+	ck_assert_uint_eq(r->reasons[0].pos, 0);
+	ck_assert_uint_eq(r->length, 4);
+	assert_fails(run(P("c\nos\nsystem\n.")), PW_BAD_ARGUMENT);
+	ck_assert_uint_eq(pvm_report(vm)->length, 2);
+	assert_fails(run(P("(i\xc3\xa9\nX\n.")), PW_BAD_ENCODING);
+}
+END_TEST
+
 START_TEST(resume_leaves_pure_data_alone)
 {
 	struct pvm *p = resuming(PVM_MEMO_PERSISTENT);
@@ -1273,6 +1289,7 @@ pvm_suite(void)
 	tcase_add_test(tc, resume_put_after_a_call_is_stale_within_the_pickle);
 	tcase_add_test(tc, resume_reads_later_imports_at_protocol_0_too);
 	tcase_add_test(tc, resume_leaves_pure_data_alone);
+	tcase_add_test(tc, global_module_line_fails_before_the_name_line);
 	tcase_add_test(tc, empty_names_have_no_shape);
 	tcase_add_test(tc, resume_inst_after_a_possible_failure_cannot_be_followed);
 	tcase_add_test(tc, resume_fresh_unpickler_memoizes_from_0_again);

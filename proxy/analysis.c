@@ -763,6 +763,8 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 		}
 	}
 	findings_reset(f);
+	if (with_models && is_pickle)
+		note_unknown_resume(a);
 	if (collect(a, with_models) == 0 && is_pickle &&
 	    decide(a, furthest != NULL ? furthest->protocol : 0,
 	    a->stream_pos - a->msg_offset, &verdict) < 0 && !f->oom &&
@@ -906,7 +908,6 @@ feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
 		 * it failed on, nor after one we read two ways. */
 		if (!models_agree(a))
 			failed = true;
-		note_unknown_resume(a);
 		deliver(a, msg, true, true, failed);
 		return true;
 	}

@@ -486,6 +486,26 @@ START_TEST(resume_reason_is_only_for_messages_the_policy_allowed)
 }
 END_TEST
 
+START_TEST(inst_after_a_call_is_reported_even_in_a_cut_pickle)
+{
+	/* A resumed server has no MARK at the INST and runs its lines as
+	 * opcodes (cos / system); said whatever else ends the message, here
+	 * the end of the stream. */
+	static const char cut[] = "\x80\x05(cm\nfail\n)Ricos\nsystem\n\x8c\xffid";
+	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
+	struct seen out[2];
+
+	c.resume_after_error = true;
+	ck_assert_uint_eq(run(&c, P(cut), 4096, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_DENY);
+	ck_assert(has_reason(&out[0], PW_TRUNCATED));
+	ck_assert(has_reason(&out[0], PW_RESUME_UNKNOWN));
+	c.resume_after_error = false;
+	ck_assert_uint_eq(run(&c, P(cut), 4096, out, 2), 1);
+	ck_assert(!has_reason(&out[0], PW_RESUME_UNKNOWN));
+}
+END_TEST
+
 START_TEST(finish_with_nothing_in_progress_gives_no_message)
 {
 	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
@@ -520,6 +540,7 @@ analysis_suite(void)
 	tcase_add_test(tc, finish_with_nothing_in_progress_gives_no_message);
 	tcase_add_test(tc, raw_call_is_denied_when_the_server_may_resume);
 	tcase_add_test(tc, resume_reason_is_only_for_messages_the_policy_allowed);
+	tcase_add_test(tc, inst_after_a_call_is_reported_even_in_a_cut_pickle);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2494,6 +2494,11 @@ begin_op(struct pvm *vm, uint8_t code)
 		return execute(vm);
 	case PVM_ARG_LINE:
 	case PVM_ARG_LINE2:
+		/* load_inst looks for its MARK before it reads a line: a
+		 * server that reads on after this error runs the lines. */
+		if (code == OP_INST && vm->n_marks == 0)
+			return fail(vm, PW_MARK_MISSING, "INST: could not find "
+			    "MARK");
 		vm->line_len = 0;
 		vm->lines_left = vm->op->arg == PVM_ARG_LINE ? 1 : 2;
 		vm->rstate = RS_LINE;

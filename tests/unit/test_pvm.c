@@ -961,6 +961,9 @@ START_TEST(global_module_line_fails_before_the_name_line)
 	assert_fails(run(P("c\nos\nsystem\n.")), PW_BAD_ARGUMENT);
 	ck_assert_uint_eq(pvm_report(vm)->length, 2);
 	assert_fails(run(P("(i\xc3\xa9\nX\n.")), PW_BAD_ENCODING);
+	/* load_inst looks for its MARK first, then reads the lines. */
+	assert_fails(run(P("ios\nsystem\n.")), PW_MARK_MISSING);
+	ck_assert_uint_eq(pvm_report(vm)->length, 1);
 }
 END_TEST
 

@@ -73,11 +73,6 @@ struct analysis {
 
 	struct own_reason own[MAX_OWN_REASONS];
 	size_t n_own;
-	/* This message, for a server that may read on after an error (see
-	 * note_unknown_resume()): where it could restart inside it, and
-	 * where it would no longer read what the models read. */
-	bool resume_restart, resume_lost;
-	uint64_t resume_restart_pos, resume_lost_pos;
 
 	uint64_t max_findings_bytes;
 	struct findings out;
@@ -680,57 +675,51 @@ deny_past_bound(struct analysis *a, enum pw_code code, const char *detail)
  * pickle that may fail there is denied.  One Unpickler reading the stream
  * keeps its own buffer and resumes after the failing opcode, which the
  * persistent model follows (pvm_set_resume), up to an INST whose MARK the
- * resumed server lacks (resume_lost).
+ * resumed server lacks (resume_lost).  After the policy, from the models'
+ * reports of the message being delivered.
  */
 static void
-note_unknown_resume(struct analysis *a)
+deny_unknown_resume(struct analysis *a, enum analysis_verdict *verdict)
 {
+	struct findings *f = &a->out;
 	const struct pvm_report *r;
+	bool lost = false, restart = false;
+	uint64_t lost_pos = 0, restart_pos = 0;
+	enum analysis_verdict deny = policy_mode(a->policy) ==
+	    POLICY_MODE_DETECT ? ANALYSIS_WOULD_DENY : ANALYSIS_DENY;
 	size_t k;
 
 	if (!a->config.resume_after_error)
 		return;
 	for (k = 0; k < a->n_models; k++) {
 		r = pvm_report(a->models[k]);
-		if (r->resume_lost && (!a->resume_lost ||
-		    r->resume_lost_pos < a->resume_lost_pos)) {
-			a->resume_lost = true;
-			a->resume_lost_pos = r->resume_lost_pos;
+		if (r->resume_lost && (!lost || r->resume_lost_pos < lost_pos)) {
+			lost = true;
+			lost_pos = r->resume_lost_pos;
 		}
 		if (a->model_kinds[k] == PVM_MEMO_PER_MESSAGE && r->may_fail) {
-			a->resume_restart = true;
-			a->resume_restart_pos = r->may_fail_pos;
+			restart = true;
+			restart_pos = r->may_fail_pos;
 		}
 	}
-}
-
-/*
- * After the policy.  Where a resumed server stops reading what the models
- * read, the lists of imports and calls may miss some: that is said
- * whatever the verdict.  A possible restart inside the pickle is only
- * worth a reason for a message the policy allowed.
- */
-static void
-deny_unknown_resume(struct analysis *a, enum analysis_verdict *verdict)
-{
-	struct findings *f = &a->out;
-	enum analysis_verdict deny = policy_mode(a->policy) ==
-	    POLICY_MODE_DETECT ? ANALYSIS_WOULD_DENY : ANALYSIS_DENY;
-
-	/* If an append fails, the findings say so and deliver() denies. */
-	if (a->resume_lost) {
+	/* Where a resumed server stops reading what the models read, the
+	 * lists of imports and calls may miss some: that is said whatever
+	 * the verdict.  A possible restart inside the pickle is only worth a
+	 * reason for a message the policy allowed.  If an append fails, the
+	 * findings say so and deliver() denies. */
+	if (lost) {
 		if (*verdict == ANALYSIS_ALLOW)
 			*verdict = deny;
 		(void)append_reason_to(a, &f->reasons, &f->n_reasons,
-		    &f->reasons_cap, PW_RESUME_UNKNOWN, a->resume_lost_pos,
+		    &f->reasons_cap, PW_RESUME_UNKNOWN, lost_pos,
 		    "INST after an import or call that may raise: a server "
 		    "that resumed after the error has no MARK and runs INST's "
 		    "lines as opcodes; what follows is not followed "
 		    "(resume_after_error)");
-	} else if (a->resume_restart && *verdict == ANALYSIS_ALLOW) {
+	} else if (restart && *verdict == ANALYSIS_ALLOW) {
 		*verdict = deny;
 		(void)append_reason_to(a, &f->reasons, &f->n_reasons,
-		    &f->reasons_cap, PW_RESUME_UNKNOWN, a->resume_restart_pos,
+		    &f->reasons_cap, PW_RESUME_UNKNOWN, restart_pos,
 		    "if this import or call raises, a server that reads on "
 		    "with a fresh load() restarts where its buffer was last "
 		    "refilled, maybe inside a string (resume_after_error)");
@@ -763,8 +752,6 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 		}
 	}
 	findings_reset(f);
-	if (with_models && is_pickle)
-		note_unknown_resume(a);
 	if (collect(a, with_models) == 0 && is_pickle &&
 	    decide(a, furthest != NULL ? furthest->protocol : 0,
 	    a->stream_pos - a->msg_offset, &verdict) < 0 && !f->oom &&
@@ -775,7 +762,7 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	}
 	else if (!is_pickle && !f->overflow && !f->oom)
 		verdict = f->n_reasons == 0 ? ANALYSIS_ALLOW : ANALYSIS_DENY;
-	if (is_pickle && !f->oom)
+	if (with_models && is_pickle && !f->oom)
 		deny_unknown_resume(a, &verdict);
 	if (f->overflow && !f->oom) {
 		deny_past_bound(a, PW_LIMIT_ANALYSIS_MEMORY, "findings above "
@@ -819,7 +806,6 @@ deliver(struct analysis *a, struct analysis_message *msg, bool with_models,
 	msg->stream_ends = stream_ends;
 
 	a->n_own = 0;
-	a->resume_restart = a->resume_lost = false;
 	a->msg_offset = a->stream_pos;
 	memset(&a->fmsg, 0, sizeof(a->fmsg));
 	a->state = stream_ends ? AS_ENDED : AS_BETWEEN;

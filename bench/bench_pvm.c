@@ -13,7 +13,11 @@
  * the best of ${repeats} samples of at least ${min_seconds} each:
  *   - pvm_begin + one pvm_feed of each whole message (the proxy's path);
  *   - for sets marked memcpy, memcpy of the same bytes (memory speed);
- *   - for sets marked stream1, the same messages fed one byte per call.
+ *   - for sets marked stream1, the same messages fed one byte per call;
+ *   - the UTF-8 check of the str payloads alone (pvm_text_is_utf8, as the
+ *     analyzer calls it, on the same bytes in place; where they lie is in
+ *     the set's .strs file): a bound on the analyzer's speed, since it
+ *     cannot do less than that.
  * Results go to stdout, one JSON object per line and set, and a summary
  * line per set to stderr.  Clock: CLOCK_MONOTONIC.  MB = 10^6 bytes.
  */
@@ -29,13 +33,22 @@
 #include <unistd.h>
 
 #include "pvm.h"
+#include "pvm_text.h"
 
 #define SET_MAGIC "PWBENCH1"
 #define SET_MAGIC_BYTES 8
+#define STRS_MAGIC "PWSTRS01"
+#define STRS_MAGIC_BYTES 8
 #define MANIFEST_LINE_MAX 4096
 #define NAME_MAX_BYTES 32
 
 struct message {
+	const uint8_t *bytes;
+	size_t len;
+};
+
+/* The UTF-8 payload of one str opcode, inside a message. */
+struct str_span {
 	const uint8_t *bytes;
 	size_t len;
 };
@@ -53,6 +66,9 @@ struct msgset {
 	size_t n_messages;
 	uint64_t total_bytes;
 	size_t max_len;
+	struct str_span *strs;	/* of every message, in order */
+	size_t n_strs;
+	uint64_t str_bytes;
 };
 
 /* What the untimed check pass found over a whole set. */
@@ -184,6 +200,70 @@ load_set(struct msgset *set, const char *path)
 }
 
 /*
+ * load_strs(set, msgs_path):
+ * Read where the str payloads of ${set}'s messages lie, from the file next
+ * to ${msgs_path} named *.strs: "PWSTRS01", u32 LE count (as many as
+ * messages), then per message u32 LE n and n pairs of u32 LE offset and
+ * length inside it.  Dies on any error.
+ */
+static void
+load_strs(struct msgset *set, const char *msgs_path)
+{
+	char path[MANIFEST_LINE_MAX];
+	uint8_t head[STRS_MAGIC_BYTES + 4], word[8];
+	size_t n = strlen(msgs_path), i, k;
+	uint32_t count, spans, off, len;
+	FILE *f;
+
+	if (n < 5 || strcmp(msgs_path + n - 5, ".msgs") != 0 ||
+	    n >= sizeof(path))
+		die("%s: not a .msgs path", msgs_path);
+	memcpy(path, msgs_path, n - 5);
+	memcpy(path + n - 5, ".strs", 6);
+	if ((f = fopen(path, "rb")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	if (fread(head, 1, sizeof(head), f) != sizeof(head) ||
+	    memcmp(head, STRS_MAGIC, STRS_MAGIC_BYTES) != 0)
+		die("%s: not a " STRS_MAGIC " file", path);
+	count = read_u32le(head + STRS_MAGIC_BYTES);
+	if (count != set->n_messages)
+		die("%s: %u messages, the set has %zu", path, (unsigned)count,
+		    set->n_messages);
+	for (i = 0; i < set->n_messages; i++) {
+		const struct message *m = &set->messages[i];
+		struct str_span *grown;
+
+		if (fread(word, 1, 4, f) != 4)
+			die("%s: message %zu: truncated", path, i);
+		spans = read_u32le(word);
+		if (spans > m->len)
+			die("%s: message %zu: %u strs", path, i,
+			    (unsigned)spans);
+		grown = realloc(set->strs, (set->n_strs + spans) *
+		    sizeof(*set->strs));
+		if (grown == NULL && set->n_strs + spans != 0)
+			die("out of memory for %s", path);
+		set->strs = grown;
+		for (k = 0; k < spans; k++) {
+			if (fread(word, 1, 8, f) != 8)
+				die("%s: message %zu: truncated", path, i);
+			off = read_u32le(word);
+			len = read_u32le(word + 4);
+			if (off > m->len || len > m->len - off)
+				die("%s: message %zu: str %zu out of bounds",
+				    path, i, k);
+			set->strs[set->n_strs].bytes = m->bytes + off;
+			set->strs[set->n_strs].len = len;
+			set->n_strs++;
+			set->str_bytes += len;
+		}
+	}
+	if (fread(word, 1, 1, f) != 0)
+		die("%s: bytes after the last message", path);
+	fclose(f);
+}
+
+/*
  * parse_manifest_line(set, line, lineno, only):
  * Fill ${set} from one manifest line "class size target pure memcpy
  * stream1 path" (tab-separated) and load its messages.  Returns false,
@@ -225,6 +305,7 @@ parse_manifest_line(struct msgset *set, char *line, unsigned lineno,
 	if (only != NULL && strcmp(only, name) != 0)
 		return false;
 	load_set(set, field[6]);
+	load_strs(set, field[6]);
 	return true;
 }
 
@@ -369,12 +450,33 @@ pass_memcpy(const struct timed *t, size_t *failed_at)
 	return 0;
 }
 
+static int
+pass_strcheck(const struct timed *t, size_t *failed_at)
+{
+	const struct msgset *set = t->set;
+	size_t i;
+
+	for (i = 0; i < set->n_strs; i++)
+		if (!pvm_text_is_utf8((const char *)set->strs[i].bytes,
+		    set->strs[i].len, true))
+			goto fail;
+	return 0;
+
+fail:
+	*failed_at = i;
+	return -1;
+}
+
 /* A timed pass saw a status that the check pass did not: say all we know. */
 static void
 die_timed(const struct timed *t, size_t i)
 {
 	const struct pvm_report *r = pvm_report(t->vm);
 
+	if (t->pass == pass_strcheck)
+		die("%s %s: str %zu of %zu bytes is not UTF-8",
+		    t->set->class_name, t->set->size_label, i,
+		    t->set->strs[i].len);
 	describe_reasons(t->set, i, r);
 	die("%s %s: %s: message %zu (%zu bytes) did not end in DONE while "
 	    "timing, though it did when checked: report length %llu, %llu "
@@ -437,9 +539,10 @@ bench_set(struct pvm *vm, const struct msgset *set, double min_seconds,
 	double load[1] = {-1};
 	struct findings whole = {0, 0, 0, 0}, bytewise = {0, 0, 0, 0};
 	struct timed t = {"whole", vm, set, NULL, pass_whole};
-	double whole_s, memcpy_s = 0, stream1_s = 0;
+	double whole_s, memcpy_s = 0, stream1_s = 0, strcheck_s = 0;
 	double mb = (double)set->total_bytes / 1e6;
 	uint64_t passes, memcpy_passes = 0, stream1_passes = 0;
+	uint64_t strcheck_passes = 0;
 	size_t i;
 
 	/* Before timing: our own run would count in a later reading. */
@@ -482,6 +585,13 @@ bench_set(struct pvm *vm, const struct msgset *set, double min_seconds,
 		    &stream1_passes);
 	}
 
+	if (set->n_strs != 0) {
+		t.what = "str check";
+		t.pass = pass_strcheck;
+		strcheck_s = best_pass_seconds(&t, min_seconds, repeats,
+		    &strcheck_passes);
+	}
+
 	fprintf(stderr, "bench_pvm: %-10s %-5s %5zu msgs %9.1f MB/s "
 	    "%10.0f msgs/s  %llu opcodes, %llu imports, %llu calls",
 	    set->class_name, set->size_label, set->n_messages, mb / whole_s,
@@ -493,6 +603,8 @@ bench_set(struct pvm *vm, const struct msgset *set, double min_seconds,
 		fprintf(stderr, "; memcpy %.0f MB/s", mb / memcpy_s);
 	if (set->stream1)
 		fprintf(stderr, "; 1-byte feeds %.1f MB/s", mb / stream1_s);
+	if (set->n_strs != 0)
+		fprintf(stderr, "; str check alone %.1f MB/s", mb / strcheck_s);
 	fputs("\n", stderr);
 
 	fprintf(out, "{\"class\": \"%s\", \"size\": \"%s\", "
@@ -524,6 +636,14 @@ bench_set(struct pvm *vm, const struct msgset *set, double min_seconds,
 		    "\"stream1_ns_per_byte\": %.6g",
 		    whole_s * 1e9 / (double)set->total_bytes,
 		    stream1_s * 1e9 / (double)set->total_bytes);
+	}
+	fprintf(out, ", \"strs\": %zu, \"str_bytes\": %llu", set->n_strs,
+	    (unsigned long long)set->str_bytes);
+	if (set->n_strs != 0) {
+		fprintf(out, ", \"strcheck_passes\": %llu",
+		    (unsigned long long)strcheck_passes);
+		/* Message bytes, not str bytes: comparable with pvm_mb_s. */
+		print_rate(out, "strcheck_mb_s", strcheck_s, mb);
 	}
 	fputs("}\n", out);
 	if (fflush(out) != 0)
@@ -588,6 +708,7 @@ main(int argc, char *argv[])
 		bench_set(vm, &set, min_seconds, repeats, stdout);
 		n_sets++;
 		free(set.messages);
+		free(set.strs);
 		free(set.file);
 	}
 	if (ferror(manifest))

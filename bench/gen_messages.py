@@ -20,6 +20,10 @@ was made from) before it is written.  Output, all derived data:
 
   OUTDIR/<class>-<size>.msgs   b"PWBENCH1", u32 LE count, then per message
                                u32 LE length + the pickle bytes
+  OUTDIR/<class>-<size>.strs   b"PWSTRS01", u32 LE count, then per message
+                               u32 LE n and n pairs of u32 LE (offset,
+                               length): where the UTF-8 payloads of its
+                               str opcodes lie, for the str-check bound
   OUTDIR/manifest.tsv          one line per set, read by bench_pvm and
                                bench_python.py:  class size_label
                                target_bytes pure memcpy stream1 path
@@ -233,6 +237,39 @@ def protocol_of(data):
     return proto
 
 
+STRS_MAGIC = b"PWSTRS01"
+
+# The str opcodes whose payload the analyzer checks as UTF-8, and the
+# bytes of their length field.
+STR_LENGTH_BYTES = {"SHORT_BINUNICODE": 1, "BINUNICODE": 4,
+                    "BINUNICODE8": 8}
+
+
+def str_spans(data):
+    """(offset, length) of every UTF-8 str payload in the pickle ${data}."""
+    spans = []
+    for op, arg, pos in pickletools.genops(data):
+        if op.name in STR_LENGTH_BYTES:
+            raw = arg.encode("utf-8", "surrogatepass")
+            start = pos + 1 + STR_LENGTH_BYTES[op.name]
+            assert data[start:start + len(raw)] == raw
+            spans.append((start, len(raw)))
+        elif op.name == "UNICODE":
+            sys.exit("gen_messages: protocol-0 str is not in the bound")
+    return spans
+
+
+def write_strs(path, messages):
+    with open(path + ".tmp", "wb") as f:
+        f.write(STRS_MAGIC + struct.pack("<I", len(messages)))
+        for m in messages:
+            spans = str_spans(m)
+            f.write(struct.pack("<I", len(spans)))
+            for start, length in spans:
+                f.write(struct.pack("<II", start, length))
+    os.replace(path + ".tmp", path)
+
+
 def write_set(path, messages):
     with open(path + ".tmp", "wb") as f:
         f.write(MAGIC + struct.pack("<I", len(messages)))
@@ -264,6 +301,7 @@ def main():
             count = len(messages)
             path = os.path.join(args.outdir, "%s-%s.msgs" % (cls, label))
             write_set(path, messages)
+            write_strs(path[:-len(".msgs")] + ".strs", messages)
             sets.append({"class": cls, "size": label, "target_bytes": target,
                          "messages": count, "total_bytes": total,
                          "mean_bytes": total / count,

@@ -17,7 +17,15 @@ Measured, every path in the same run, interleaved repeat by repeat:
   - pipelined throughput on one connection (messages/s, MB/s = 10^6 B/s),
     and for the small messages with several client processes at once;
   - the proxy's CPU time per message (sum over its threads,
-    /proc/PID/task/*/schedstat), which the Python client does not limit;
+    /proc/PID/task/*/schedstat), which the Python client does not limit,
+    and the Python backend's and client's CPU time per message in the same
+    throughput runs (for several client processes, their sum);
+  - the CPU budget of the throughput target: at 0.9 x HAProxy's rate, the
+    CPU time the machine has per message (CPUs / rate) less what the
+    client and backend used on the picklewall path, and 1 / rate for any
+    one thread, next to picklewall's CPU per message;
+  - SHA-256 per message as picklewall computes it (build/bench/sha256_cost,
+    run once, before the proxies start);
   - idle memory per TLS connection: VmRSS of a freshly started proxy
     before and after N idle TLS connections (handshake done), over N;
   - full TLS handshakes per second (no resumption), several client
@@ -289,6 +297,15 @@ def cpu_ns(pid):
     return total
 
 
+def main_thread_cpu_ns(pid):
+    """CPU time of pid's main thread (picklewall's event loop), in ns."""
+    try:
+        with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -300,6 +317,34 @@ def uptime_line():
                               timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "load average: %s" % loadavg()
+
+
+def usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_sha256_cost(prog, seconds=0.2, samples=5):
+    """SHA-256 per message (sha256_hex of proxy/sha256.c) for each size,
+    from bench/sha256_cost.c: {"200B": {...}, ...} and its whole output,
+    or (None, why) if it could not be run."""
+    if not prog or not os.access(prog, os.X_OK):
+        return None, ("no %s (make -f bench/proxy.mk proxy-bench-sha256)"
+                      % prog)
+    argv = [prog, "-t", str(seconds), "-r", str(samples)] + \
+        [str(size) for _name, size in SIZES]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True,
+                             timeout=30 + 3 * len(SIZES) * samples *
+                             seconds, check=True).stdout
+        raw = json.loads(out)
+        by_bytes = {d["bytes"]: d for d in raw["sizes"]}
+        res = {name: by_bytes[size] for name, size in SIZES}
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
+        return None, "%s failed: %r" % (prog, e)
+    return res, raw
 
 
 # --------------------------------------------------------------------------
@@ -504,12 +549,15 @@ def _tput_worker(env, path, frame, count, batch, window, barrier, q):
     try:
         s = env.connect(path)
         barrier.wait(30)
+        me = os.getpid()
         deadline = time.monotonic() + TPUT_SECONDS
+        c0 = cpu_ns(me)
         t0 = time.perf_counter()
         acked, _ = run_tput(s, frame, count, batch, window, deadline)
         t1 = time.perf_counter()
+        c1 = cpu_ns(me)
         s.close()
-        q.put(("ok", t0, t1, acked))
+        q.put(("ok", t0, t1, acked, c1 - c0))
     except Exception as e:          # reported by the parent
         q.put(("error", repr(e)))
         try:
@@ -583,12 +631,35 @@ def log(msg):
 
 def proxy_cpu_delta(env, path, fn):
     """fn() with the CPU time of the path's proxy (0 for direct)."""
-    pid = env.proc[path].pid if path in env.proc and path != "direct" \
-        else None
-    c0 = cpu_ns(pid) if pid else 0
+    r, cpu = cpu_deltas(env, path, fn)
+    return r, cpu["proxy"]
+
+
+def cpu_deltas(env, path, fn):
+    """fn() with the CPU time, in ns, that it took of the path's proxy
+    ("proxy", None for direct) and of its main thread ("proxy_main"), of
+    the backend ("backend") and of this process, the client of a
+    single-connection run ("client")."""
+    pids = {"client": os.getpid(), "backend": env.proc["backend"].pid}
+    if path in env.proc and path != "direct":
+        pids["proxy"] = env.proc[path].pid
+
+    def now():
+        c = {k: cpu_ns(pid) for k, pid in pids.items()}
+        if "proxy" in pids:
+            c["proxy_main"] = main_thread_cpu_ns(pids["proxy"])
+        return c
+    c0 = now()
     r = fn()
-    c1 = cpu_ns(pid) if pid else 0
-    return r, (c1 - c0) if pid else None
+    c1 = now()
+    d = {k: c1[k] - c0[k] for k in c0}
+    d.setdefault("proxy", None)
+    d.setdefault("proxy_main", None)
+    return r, d
+
+
+def us_per(ns, n):
+    return ns / 1000.0 / n if ns is not None and n else None
 
 
 def audit_count(env, path):
@@ -658,7 +729,7 @@ def bench_messages(env, frames, repeats):
                 run_tput(s, frame, min(plan["window"] * 2, 1000),
                          plan["batch"], plan["window"],
                          time.monotonic() + RUN_DEADLINE)
-                (acked, secs), cpu = proxy_cpu_delta(
+                (acked, secs), cpu = cpu_deltas(
                     env, path, lambda: run_tput(
                         s, frame, plan["tput"], plan["batch"],
                         plan["window"], time.monotonic() + TPUT_SECONDS))
@@ -669,13 +740,20 @@ def bench_messages(env, frames, repeats):
                      "tput_msgs": acked, "tput_s": secs,
                      "msgs_per_s": acked / secs,
                      "mb_per_s": acked * len(frame) / secs / 1e6,
-                     "proxy_cpu_us_per_msg":
-                         (cpu / 1000.0 / acked) if cpu is not None else None}
+                     "proxy_cpu_us_per_msg": us_per(cpu["proxy"], acked),
+                     "proxy_main_thread_cpu_us_per_msg":
+                         us_per(cpu["proxy_main"], acked),
+                     "backend_cpu_us_per_msg": us_per(cpu["backend"], acked),
+                     "client_cpu_us_per_msg": us_per(cpu["client"], acked)}
                 res.setdefault(name, {}).setdefault(path, []).append(d)
                 log("  %-6s %-10s rep %d: p50 %8.1f us  p99 %8.1f us  "
-                    "%9.0f msg/s  %7.1f MB/s" %
+                    "%9.0f msg/s  %7.1f MB/s  cpu us/msg: proxy %s  "
+                    "backend %.2f  client %.2f" %
                     (name, path, r, d["p50_us"], d["p99_us"],
-                     d["msgs_per_s"], d["mb_per_s"]))
+                     d["msgs_per_s"], d["mb_per_s"],
+                     fmt(d["proxy_cpu_us_per_msg"], ".2f"),
+                     d["backend_cpu_us_per_msg"],
+                     d["client_cpu_us_per_msg"]))
         audit_rotate(env)
     return res
 
@@ -686,21 +764,28 @@ def bench_multi(env, frame, nproc, repeats):
     for r in range(repeats):
         order = PATHS[r % 3:] + PATHS[:r % 3]
         for path in order:
-            out, cpu = proxy_cpu_delta(env, path, lambda: run_workers(
+            out, cpu = cpu_deltas(env, path, lambda: run_workers(
                 _tput_worker, nproc, lambda b, q: (
                     env, path, frame, MULTI_MSGS, plan["batch"],
                     plan["window"], b, q)))
             t0 = min(o[1] for o in out)
             t1 = max(o[2] for o in out)
             n = sum(o[3] for o in out)
+            # the client: the workers' own CPU over their runs, summed
             d = {"repeat": r, "procs": nproc, "msgs": n, "s": t1 - t0,
                  "msgs_per_s": n / (t1 - t0),
                  "mb_per_s": n * len(frame) / (t1 - t0) / 1e6,
-                 "proxy_cpu_us_per_msg":
-                     (cpu / 1000.0 / n) if cpu is not None else None}
+                 "proxy_cpu_us_per_msg": us_per(cpu["proxy"], n),
+                 "proxy_main_thread_cpu_us_per_msg":
+                     us_per(cpu["proxy_main"], n),
+                 "backend_cpu_us_per_msg": us_per(cpu["backend"], n),
+                 "client_cpu_us_per_msg": us_per(sum(o[4] for o in out), n)}
             res.setdefault(path, []).append(d)
-            log("  200B x%d %-10s rep %d: %9.0f msg/s" %
-                (nproc, path, r, d["msgs_per_s"]))
+            log("  200B x%d %-10s rep %d: %9.0f msg/s  cpu us/msg: proxy %s  "
+                "backend %.2f  client %.2f" %
+                (nproc, path, r, d["msgs_per_s"],
+                 fmt(d["proxy_cpu_us_per_msg"], ".2f"),
+                 d["backend_cpu_us_per_msg"], d["client_cpu_us_per_msg"]))
         audit_rotate(env)
     return res
 
@@ -773,15 +858,39 @@ def bench_idle(env, nconn, repeats):
     return res
 
 
-def summarize(msgs, multi, hs, idle):
+CPU_KEYS = ("proxy_cpu_us_per_msg", "proxy_main_thread_cpu_us_per_msg",
+            "backend_cpu_us_per_msg", "client_cpu_us_per_msg")
+TARGET_RATIO = 0.9
+
+
+def cpu_budget(rows, ncpu):
+    """The CPU budget of "picklewall >= 0.9 x HAProxy's msgs/s" from one
+    measurement's medians (rows[path]), in µs per message."""
+    rate = TARGET_RATIO * rows["haproxy"]["msgs_per_s"]
+    pw = rows["picklewall"]
+    cl, bk = pw["client_cpu_us_per_msg"], pw["backend_cpu_us_per_msg"]
+    total = ncpu / rate * 1e6
+    return {"cpus": ncpu, "target_msgs_per_s": rate,
+            "cpu_us_per_msg_at_target": total,
+            "client_cpu_us_per_msg": cl, "backend_cpu_us_per_msg": bk,
+            "proxy_cpu_us_per_msg_max": total - cl - bk,
+            "one_thread_us_per_msg_at_target": 1e6 / rate,
+            "picklewall_cpu_us_per_msg": pw["proxy_cpu_us_per_msg"],
+            "picklewall_main_thread_cpu_us_per_msg":
+                pw["proxy_main_thread_cpu_us_per_msg"],
+            "haproxy_cpu_us_per_msg":
+                rows["haproxy"]["proxy_cpu_us_per_msg"]}
+
+
+def summarize(msgs, multi, hs, idle, ncpu, sha):
     S = {"messages": {}, "multi_200B": {}, "handshakes": {}, "idle": {}}
     for name, _ in SIZES:
         rows = {}
         for path in PATHS:
             L = msgs[name][path]
             rows[path] = {k: median([d[k] for d in L]) for k in
-                          ("msgs_per_s", "mb_per_s", "p50_us", "p99_us",
-                           "proxy_cpu_us_per_msg")}
+                          ("msgs_per_s", "mb_per_s", "p50_us", "p99_us")
+                          + CPU_KEYS}
         for path in PATHS:
             row = rows[path]
             row["added_p50_us"] = row["p50_us"] - rows["direct"]["p50_us"]
@@ -794,7 +903,7 @@ def summarize(msgs, multi, hs, idle):
     for path in PATHS:
         S["multi_200B"][path] = {
             k: median([d[k] for d in multi[path]]) for k in
-            ("msgs_per_s", "mb_per_s", "proxy_cpu_us_per_msg")}
+            ("msgs_per_s", "mb_per_s") + CPU_KEYS}
     for path in PATHS:
         m = S["multi_200B"][path]
         m["tput_vs_haproxy"] = (m["msgs_per_s"] /
@@ -816,6 +925,17 @@ def summarize(msgs, multi, hs, idle):
             S["idle"][path]["bytes_per_conn"] /
             S["idle"]["haproxy"]["bytes_per_conn"]
             if S["idle"]["haproxy"]["bytes_per_conn"] else None)
+    S["cpu_budget"] = {name: cpu_budget(S["messages"][name], ncpu)
+                       for name, _ in SIZES}
+    S["cpu_budget"]["multi_200B"] = cpu_budget(S["multi_200B"], ncpu)
+    S["sha256"] = {name: {
+        "bytes": size,
+        "us_per_msg": sha[name]["us_per_msg"] if sha else None,
+        "haproxy_cpu_us_per_msg":
+            S["messages"][name]["haproxy"]["proxy_cpu_us_per_msg"],
+        "picklewall_cpu_us_per_msg":
+            S["messages"][name]["picklewall"]["proxy_cpu_us_per_msg"]}
+        for name, size in SIZES}
     # Targets (issue 5)
     pw = S["messages"]
     T = []
@@ -866,21 +986,26 @@ def table(S, meta):
     w("One connection, one client process.  Latency: one message, wait "
       "for its 1-byte ack.")
     w("Throughput: pipelined.  CPU: the proxy's CPU time per message.")
-    hdr = ("%-6s %-10s %10s %9s %6s %6s %9s %9s %8s %8s %7s" %
+    w("back us, clnt us: the Python backend's and client's CPU time per "
+      "message in the same run.")
+    hdr = ("%-6s %-10s %10s %9s %6s %6s %9s %9s %8s %8s %7s %7s %7s" %
            ("size", "path", "msgs/s", "MB/s", "/hap", "/dir", "p50 us",
-            "p99 us", "+p50", "+p99", "cpu us"))
+            "p99 us", "+p50", "+p99", "cpu us", "back us", "clnt us"))
     w(hdr)
     w("-" * len(hdr))
     for name, _ in SIZES:
         for path in PATHS:
             r = S["messages"][name][path]
-            w("%-6s %-10s %10.0f %9.1f %6.2f %6.2f %9.1f %9.1f %8s %8s %7s" % (
+            w("%-6s %-10s %10.0f %9.1f %6.2f %6.2f %9.1f %9.1f %8s %8s %7s "
+              "%7s %7s" % (
                 name, path, r["msgs_per_s"], r["mb_per_s"],
                 r["tput_vs_haproxy"], r["tput_vs_direct"], r["p50_us"],
                 r["p99_us"],
                 "-" if path == "direct" else fmt(r["added_p50_us"], ".1f"),
                 "-" if path == "direct" else fmt(r["added_p99_us"], ".1f"),
-                fmt(r["proxy_cpu_us_per_msg"], ".2f")))
+                fmt(r["proxy_cpu_us_per_msg"], ".2f"),
+                fmt(r["backend_cpu_us_per_msg"], ".2f"),
+                fmt(r["client_cpu_us_per_msg"], ".2f")))
     w("")
     n = meta["multi_procs"]
     w("200 B messages, %d client processes at once (one connection each):"
@@ -888,9 +1013,64 @@ def table(S, meta):
     for path in PATHS:
         r = S["multi_200B"][path]
         w("  %-10s %10.0f msgs/s %7.1f MB/s  /hap %.2f  /dir %.2f  cpu %s "
-          "us/msg" % (path, r["msgs_per_s"], r["mb_per_s"],
-                      r["tput_vs_haproxy"], r["tput_vs_direct"],
-                      fmt(r["proxy_cpu_us_per_msg"], ".2f")))
+          "us/msg  backend %s  clients %s us/msg" % (
+              path, r["msgs_per_s"], r["mb_per_s"],
+              r["tput_vs_haproxy"], r["tput_vs_direct"],
+              fmt(r["proxy_cpu_us_per_msg"], ".2f"),
+              fmt(r["backend_cpu_us_per_msg"], ".2f"),
+              fmt(r["client_cpu_us_per_msg"], ".2f")))
+    w("")
+    sha = meta.get("sha256_cost")
+    if sha:
+        w("SHA-256 per message as picklewall computes it (%s: sha256_hex, "
+          "best of %d samples of >= %g s), next to the proxies' CPU per "
+          "message above:" % (meta["sha256_cost_program"], sha["samples"],
+                              sha["min_seconds"]))
+        for name, _ in SIZES:
+            r = S["sha256"][name]
+            w("  %-6s sha256 %9.2f us/msg   haproxy cpu %9s us/msg   "
+              "picklewall cpu %9s us/msg" % (
+                  name, r["us_per_msg"],
+                  fmt(r["haproxy_cpu_us_per_msg"], ".2f"),
+                  fmt(r["picklewall_cpu_us_per_msg"], ".2f")))
+    else:
+        w("SHA-256 per message: not measured (%s)" %
+          meta.get("sha256_cost_error", "?"))
+    w("")
+    w("CPU budget of the target (picklewall >= %.1f x HAProxy's msgs/s), "
+      "%d CPUs usable, us per message:" % (TARGET_RATIO, meta["cpus_usable"]))
+    for line in (
+            "target/s: %.1f x HAProxy's msgs/s in this run." % TARGET_RATIO,
+            "all CPUs: CPUs / target, the CPU time the machine has per "
+            "message at that rate.",
+            "client, backend: their CPU time per message on the picklewall "
+            "path (table above).",
+            "proxy max: all CPUs - client - backend, the most the proxy can "
+            "use per message at the",
+            "  target if everything ran in parallel and no CPU were ever "
+            "idle.",
+            "1 thread: 1 / target, the most any one thread (an event loop) "
+            "can use per message.",
+            "pw cpu: picklewall's CPU time per message, measured (all its "
+            "threads); pw loop:",
+            "  that of its main thread, the event loop (the other hashes "
+            "large messages)."):
+        w("  " + line)
+    bh = ("  %-7s %12s %9s %9s %9s %9s %9s %9s %9s" %
+          ("run", "target/s", "all CPUs", "client", "backend", "proxy max",
+           "1 thread", "pw cpu", "pw loop"))
+    w(bh)
+    w("  " + "-" * (len(bh) - 2))
+    for key, label in [(name, name) for name, _ in SIZES] + \
+            [("multi_200B", "200Bx%d" % meta["multi_procs"])]:
+        b = S["cpu_budget"][key]
+        w("  %-7s %12.0f %9.2f %9.2f %9.2f %9.2f %9.2f %9s %9s" % (
+            label, b["target_msgs_per_s"], b["cpu_us_per_msg_at_target"],
+            b["client_cpu_us_per_msg"], b["backend_cpu_us_per_msg"],
+            b["proxy_cpu_us_per_msg_max"],
+            b["one_thread_us_per_msg_at_target"],
+            fmt(b["picklewall_cpu_us_per_msg"], ".2f"),
+            fmt(b["picklewall_main_thread_cpu_us_per_msg"], ".2f")))
     w("")
     w("Full TLS handshakes (no resumption), %d client processes, %d "
       "handshakes per repeat:" % (meta["hs_procs"], meta["hs_count"]))
@@ -947,6 +1127,11 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=500)
     ap.add_argument("--handshakes", type=int, default=1000)
     ap.add_argument("--hs-procs", type=int, default=4)
+    ap.add_argument("--sha256-cost", default=os.path.join(
+        ROOT, "build", "bench", "sha256_cost"),
+        help="the SHA-256 timer (bench/sha256_cost.c; make -f "
+        "bench/proxy.mk proxy-bench-sha256); if it is missing the bench "
+        "runs without that measurement")
     args = ap.parse_args()
 
     if not os.access(args.binary, os.X_OK):
@@ -967,6 +1152,7 @@ def main():
     meta = {
         "uptime_before": uptime_line(), "loadavg_before": loadavg(),
         "machine": platform.machine(), "cpus": os.cpu_count(),
+        "cpus_usable": usable_cpus(),
         "kernel": platform.release(),
         "cpu_model": next((l.split(":", 1)[1].strip() for l in
                            open("/proc/cpuinfo") if
@@ -987,6 +1173,14 @@ def main():
         "message_hash": args.message_hash or "all (default)",
     }
     try:
+        log("SHA-256 per message (%s)..." % args.sha256_cost)
+        sha, sha_raw = run_sha256_cost(args.sha256_cost)
+        meta["sha256_cost_program"] = args.sha256_cost
+        if sha:
+            meta["sha256_cost"] = sha_raw
+        else:
+            meta["sha256_cost_error"] = sha_raw
+            log("  not measured: %s" % sha_raw)
         env = Env(args, procs)
         frames = {name: make_frame(size) for name, size in SIZES}
         env.small_frame = frames["200B"]
@@ -1022,7 +1216,7 @@ def main():
     meta["uptime_after"] = uptime_line()
     meta["loadavg_after"] = loadavg()
     meta["seconds"] = time.monotonic() - t_start
-    S = summarize(msgs, multi, hs, idle)
+    S = summarize(msgs, multi, hs, idle, meta["cpus_usable"], sha)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"meta": meta, "summary": S,

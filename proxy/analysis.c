@@ -1012,6 +1012,44 @@ err0:
 }
 
 /**
+ * analysis_set_policy(a, policy, err):
+ * Decide the messages from the next one on with ${policy} (NULL: the
+ * built-in one), which must outlive the analysis or the next call.  Only
+ * between messages: returns -1 with PW_USAGE in ${err} if a message is in
+ * progress, or PW_INTERNAL if memory ran out; either way the policy in use
+ * stays.  The limits stay those the analysis was created with.
+ */
+int
+analysis_set_policy(struct analysis *a, const struct policy *policy,
+    struct pw_error *err)
+{
+	struct policy *builtin = NULL;
+	struct policy_eval *eval;
+	size_t k;
+
+	if (a->state != AS_BETWEEN && a->state != AS_ENDED)
+		return pw_error_set(err, PW_USAGE, 0,
+		    "the policy can change only between messages");
+	if (policy == NULL && (policy = builtin = policy_builtin()) == NULL)
+		return pw_error_set(err, PW_INTERNAL, 0, "out of memory");
+	if ((eval = policy_eval_new(policy)) == NULL) {
+		policy_free(builtin);
+		return pw_error_set(err, PW_INTERNAL, 0, "out of memory");
+	}
+	policy_eval_free(a->eval);
+	policy_free(a->own_policy);
+	a->eval = eval;
+	a->own_policy = builtin;
+	a->policy = policy;
+	a->config.policy = builtin != NULL ? NULL : policy;
+	/* The EXT registry is the rule file's too. */
+	for (k = 0; k < a->n_models; k++)
+		pvm_set_extensions(a->models[k], policy_ext_lookup,
+		    (void *)(uintptr_t)a->policy);
+	return 0;
+}
+
+/**
  * analysis_free(a):
  * Release ${a}; NULL is a no-op.
  */

@@ -87,6 +87,17 @@ struct analysis;
 struct analysis *analysis_new(const struct analysis_config *config);
 
 /**
+ * analysis_set_policy(a, policy, err):
+ * Decide the messages from the next one on with ${policy} (NULL: the
+ * built-in one), which must outlive the analysis or the next call.  Only
+ * between messages: returns -1 with PW_USAGE in ${err} if a message is in
+ * progress, or PW_INTERNAL if memory ran out; either way the policy in use
+ * stays.  The limits stay those the analysis was created with.
+ */
+int analysis_set_policy(struct analysis *a, const struct policy *policy,
+    struct pw_error *err);
+
+/**
  * analysis_free(a):
  * Release ${a}; NULL is a no-op.
  */

@@ -1191,6 +1191,26 @@ audit_conn_close(struct audit *a, const struct audit_conn *c,
 }
 
 /**
+ * audit_rules_reload(a, listener, rules, generation):
+ * Log that ${listener} decides with the rule file ${rules} as loaded anew
+ * ("rules_reload"): its connections from their next message on, and the
+ * connections it accepts from now.  ${generation} counts the listener's
+ * loads (1: the one at startup).
+ * Returns 0 if the event was buffered, -1 if it was dropped (counted).
+ */
+int
+audit_rules_reload(struct audit *a, const char *listener, const char *rules,
+    uint64_t generation)
+{
+	struct json *j = begin(a, "rules_reload", NULL);
+
+	put_str(j, "listener", listener);
+	put_str(j, "rules", rules);
+	put_uint(j, "generation", generation);
+	return commit(a);
+}
+
+/**
  * audit_error(a, c, code, detail):
  * Log a failure ("error"): "code" is pw_code_name(${code}), "detail" the
  * text ${detail} (NULL: left out).  ${c} is the connection concerned, or

@@ -82,6 +82,11 @@ struct conn {
 
 	struct analysis *analysis;
 	bool analysis_ended;	/* detect mode: pass the rest through */
+	/* The rules the analysis decides with, held (policy_ref) until the
+	 * listener's next ones are taken up, between two messages. */
+	struct policy *policy;
+	enum policy_mode mode;
+	uint64_t rules_generation;
 	/* Client bytes: [pending_start, pending_len) are those of the
 	 * current message and after; pending_fed of them have been
 	 * analyzed.  Bytes before pending_start are done with and dropped
@@ -487,6 +492,7 @@ conn_free(struct conn *c)
 	void *cookie = c->env.cookie;
 
 	analysis_free(c->analysis);
+	policy_free(c->policy);
 	free(c->peer);
 	free(c->pending);
 	release_all(c);
@@ -531,7 +537,7 @@ effective_verdict(const struct conn *c, enum analysis_verdict v)
 {
 	if (v == ANALYSIS_ALLOW)
 		return v;
-	return c->env.mode == POLICY_MODE_DETECT ? ANALYSIS_WOULD_DENY :
+	return c->mode == POLICY_MODE_DETECT ? ANALYSIS_WOULD_DENY :
 	    ANALYSIS_DENY;
 }
 
@@ -649,7 +655,7 @@ on_message(struct conn *c, const struct analysis_message *m, uint64_t end_ns)
 	}
 	c->pending_start += len;
 	if (msg.stream_ends) {
-		if (c->env.mode != POLICY_MODE_DETECT) {
+		if (c->mode != POLICY_MODE_DETECT) {
 			if (close_unit(c) < 0)
 				return -1;
 			end_after_drain(c, "analysis_ended");
@@ -663,6 +669,30 @@ on_message(struct conn *c, const struct analysis_message *m, uint64_t end_ns)
 		    "passes the rest of the connection through unanalyzed");
 	}
 	return 0;
+}
+
+/* Hold the listener's rules of now, for the messages from the next one on.
+ * Between messages only: in the middle of one, the analysis keeps the rules
+ * that message started with, and this is tried again before the next feed. */
+static void
+take_up_rules(struct conn *c)
+{
+	const struct conn_rules *r = c->env.rules;
+	struct pw_error err;
+
+	if (c->rules_generation == r->generation)
+		return;
+	if (c->analysis != NULL &&
+	    analysis_set_policy(c->analysis, r->policy, &err) < 0) {
+		if (err.code != PW_USAGE)
+			log_error(c, err.code, err.message);
+		return;
+	}
+	policy_free(c->policy);
+	c->policy = policy_ref(r->policy);
+	c->mode = r->mode;
+	c->rules_generation = r->generation;
+	c->env.analysis.policy = c->policy;
 }
 
 /* Feed the pending bytes not yet analyzed.  -1: the connection ended. */
@@ -683,6 +713,7 @@ analyze_pending(struct conn *c)
 		return -1;
 	}
 	while (!c->analysis_ended && c->pending_fed < c->pending_len) {
+		take_up_rules(c);
 		t0 = now_ns();
 		st = analysis_feed(c->analysis, c->pending + c->pending_fed,
 		    c->pending_len - c->pending_fed, &used, &msg);
@@ -1169,6 +1200,10 @@ conn_start(const struct conn_env *env, int fd, const struct sockaddr *peer,
 		return -1;
 	}
 	c->env = *env;
+	c->policy = policy_ref(env->rules->policy);
+	c->mode = env->rules->mode;
+	c->rules_generation = env->rules->generation;
+	c->env.analysis.policy = c->policy;
 	c->id = conn_id;
 	c->client.fd = fd;
 	c->backend.fd = -1;

@@ -28,15 +28,26 @@
 /* Bytes a connection may buffer beyond a message, for each direction. */
 #define CONN_RELAY_BYTES (256 * 1024)
 
+/* The rules a listener decides with now.  A reload replaces them and
+ * counts a generation; each connection takes the new ones up before its
+ * next message, so that a message is decided with the rules it started
+ * under. */
+struct conn_rules {
+	struct policy *policy;
+	enum policy_mode mode;		/* effective: the listener's or the
+					 * rule file's */
+	uint64_t generation;
+};
+
 struct conn_env {
 	struct loop *loop;
 	struct audit *audit;
 	const struct config_listener *listener;
 	struct tls_ctx *server_tls;	/* NULL: plaintext listener */
 	struct tls_ctx *backend_tls;	/* NULL: tcp:// backend */
-	struct analysis_config analysis;	/* policy, limits, framing */
-	enum policy_mode mode;		/* effective: the listener's or the
-					 * rule file's */
+	struct analysis_config analysis;	/* limits, framing; its policy
+						 * is that of rules */
+	const struct conn_rules *rules;	/* the listener's, outliving us */
 	struct sockaddr_storage backend_addr;
 	socklen_t backend_addr_len;
 	char backend_addr_text[64];

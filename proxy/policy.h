@@ -93,8 +93,17 @@ struct policy *policy_load_text(const char *name, const char *text,
 struct policy *policy_builtin(void);
 
 /**
+ * policy_ref(p):
+ * Take one more hold on ${p}, which a policy_free() lets go of: a policy
+ * is released with its last holder.  Returns ${p}; NULL is a no-op.  Holds
+ * are not atomic: one thread only.
+ */
+struct policy *policy_ref(struct policy *p);
+
+/**
  * policy_free(p):
- * Release ${p}; NULL is a no-op.
+ * Let go of a hold on ${p} (the loader's, or one of policy_ref()),
+ * releasing it with the last; NULL is a no-op.
  */
 void policy_free(struct policy *p);
 

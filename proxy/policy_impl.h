@@ -105,6 +105,10 @@ struct ext_mapping {
 };
 
 struct policy {
+	/* Holders: the proxy's listener and each connection whose analysis
+	 * decides with it, so that a reload can replace it while messages
+	 * still in progress finish under it.  One thread only. */
+	unsigned refs;
 	struct arena *arena;	/* rule texts, names, shapes */
 	struct rule *rules;
 	size_t n_rules, rules_cap;

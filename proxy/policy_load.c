@@ -1589,6 +1589,7 @@ policy_alloc(void)
 		free(p);
 		return NULL;
 	}
+	p->refs = 1;
 	return p;
 }
 
@@ -1603,15 +1604,28 @@ name_index_free(struct name_index *idx)
 }
 
 /**
+ * policy_ref(p):
+ * Take one more hold on ${p} (each is let go by a policy_free()); returns
+ * ${p}.  NULL is a no-op.
+ */
+struct policy *
+policy_ref(struct policy *p)
+{
+	if (p != NULL)
+		p->refs++;
+	return p;
+}
+
+/**
  * policy_free(p):
- * Release ${p}; NULL is a no-op.
+ * Let go of one hold on ${p}, releasing it with the last; NULL is a no-op.
  */
 void
 policy_free(struct policy *p)
 {
 	size_t i;
 
-	if (p == NULL)
+	if (p == NULL || --p->refs > 0)
 		return;
 	for (i = 0; i < p->n_rules; i++)
 		pcre2_code_free(p->rules[i].re);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE	/* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,7 +24,7 @@ struct listener {
 	struct proxy *proxy;
 	const struct config_listener *cfg;
 	int fd;
-	struct policy *policy;
+	struct conn_rules rules;	/* the policy holds one reference */
 	struct conn_env env;
 	uint64_t n_conns;
 };
@@ -91,64 +92,156 @@ on_config_diag(void *cookie, const struct config_diag *d)
 	diag(p, where, "%s: %s", d->warning ? "warning" : "error", d->message);
 }
 
-/* The listener's rule file, its limits under the listener's bound. */
+/* Load the listener's rule file into *${out} (the built-in policy without
+ * one), its limits into *${limits}, checked under the listener's bound. */
 static int
-prepare_policy(struct proxy *p, struct listener *l)
+load_rules(struct proxy *p, const struct listener *l, struct policy **out,
+    struct pvm_limits *limits)
 {
 	struct rule_diag_ctx ctx = { p, false };
-	struct pvm_limits rule_limits;
+	struct policy *policy;
 
 	if (l->cfg->rules != NULL)
-		l->policy = policy_load_file(l->cfg->rules, 0, on_rule_diag,
-		    &ctx);
+		policy = policy_load_file(l->cfg->rules, 0, on_rule_diag, &ctx);
 	else
-		l->policy = policy_builtin();
-	if (l->policy == NULL) {
+		policy = policy_builtin();
+	if (policy == NULL) {
 		diag(p, l->cfg->rules != NULL ? l->cfg->rules : "rules",
 		    "listener %s: the rules were not loaded", l->cfg->name);
 		return -1;
 	}
-	memset(&rule_limits, 0, sizeof(rule_limits));
-	policy_limits(l->policy, &rule_limits);
-	if (config_check_rule_limits(p->cfg, l->cfg, &rule_limits,
-	    on_config_diag, p) < 0)
+	memset(limits, 0, sizeof(*limits));
+	policy_limits(policy, limits);
+	if (config_check_rule_limits(p->cfg, l->cfg, limits, on_config_diag,
+	    p) < 0) {
+		policy_free(policy);
 		return -1;
+	}
+	*out = policy;
+	return 0;
+}
+
+/* An allowed call can raise inside the server, and a raw server that
+ * catches the error and calls load() again reads on from a point in that
+ * pickle: see "Servers that read on after an error" in proxy/ANALYZER.md.
+ * Say what that costs or risks here. */
+static void
+note_raw_resume(struct proxy *p, const struct listener *l)
+{
+	if (l->cfg->framing != FRAME_RAW ||
+	    !policy_allows_calls(l->rules.policy))
+		return;
+	if (!l->cfg->resume_after_error)
+		diag(p, l->cfg->rules, "warning: listener %s: "
+		    "resume_after_error = no with rules that allow "
+		    "calls is safe only if the server stops reading a "
+		    "connection after an unpickling error: a server "
+		    "that reads on after an allowed call raised may "
+		    "run bytes picklewall read as data", l->cfg->name);
+	else if (l->cfg->memo != ANALYSIS_MEMO_PERSISTENT)
+		diag(p, l->cfg->rules, "note: listener %s: framing = "
+		    "raw with resume_after_error = yes (the default): "
+		    "a pickle that imports or calls anything is denied "
+		    "(resume_unknown), since a server that reads each "
+		    "pickle with a fresh load() and goes on after an "
+		    "error would restart inside it; set "
+		    "resume_after_error = no if the server stops "
+		    "reading after an error", l->cfg->name);
+}
+
+/* Decide with ${policy} (taking over the caller's reference) and its
+ * ${limits}: the connections accepted from now on, and the live ones from
+ * their next message (conn.c), whose limits stay as they were. */
+static void
+use_rules(struct proxy *p, struct listener *l, struct policy *policy,
+    const struct pvm_limits *limits)
+{
+	policy_free(l->rules.policy);
+	l->rules.policy = policy;
+	l->rules.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(policy);
+	l->rules.generation++;
+	l->env.rules = &l->rules;
 	l->env.analysis.frame.kind = l->cfg->framing;
 	l->env.analysis.frame.mp_handshake_messages = l->cfg->mp_handshake;
-	l->env.analysis.limits = rule_limits;
+	l->env.analysis.limits = *limits;
 	if (l->env.analysis.limits.max_message_bytes == 0)
 		l->env.analysis.limits.max_message_bytes =
 		    l->cfg->max_message_bytes;
 	l->env.analysis.frame.max_message_bytes =
 	    l->env.analysis.limits.max_message_bytes;
 	l->env.analysis.memo = l->cfg->memo;
-	l->env.analysis.policy = l->policy;
-	l->env.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(l->policy);
+	l->env.analysis.policy = policy;
 	l->env.analysis.resume_after_error = l->cfg->resume_after_error;
-	/* An allowed call can raise inside the server, and a raw server that
-	 * catches the error and calls load() again reads on from a point in
-	 * that pickle: see "Servers that read on after an error" in
-	 * proxy/ANALYZER.md.  Say what that costs or risks here. */
-	if (l->cfg->framing == FRAME_RAW && policy_allows_calls(l->policy)) {
-		if (!l->cfg->resume_after_error)
-			diag(p, l->cfg->rules, "warning: listener %s: "
-			    "resume_after_error = no with rules that allow "
-			    "calls is safe only if the server stops reading a "
-			    "connection after an unpickling error: a server "
-			    "that reads on after an allowed call raised may "
-			    "run bytes picklewall read as data",
-			    l->cfg->name);
-		else if (l->cfg->memo != ANALYSIS_MEMO_PERSISTENT)
-			diag(p, l->cfg->rules, "note: listener %s: framing = "
-			    "raw with resume_after_error = yes (the default): "
-			    "a pickle that imports or calls anything is denied "
-			    "(resume_unknown), since a server that reads each "
-			    "pickle with a fresh load() and goes on after an "
-			    "error would restart inside it; set "
-			    "resume_after_error = no if the server stops "
-			    "reading after an error", l->cfg->name);
-	}
+	note_raw_resume(p, l);
+}
+
+static int
+prepare_policy(struct proxy *p, struct listener *l)
+{
+	struct pvm_limits limits;
+	struct policy *policy;
+
+	if (load_rules(p, l, &policy, &limits) < 0)
+		return -1;
+	use_rules(p, l, policy, &limits);
 	return 0;
+}
+
+/*
+ * reload_rules(p):
+ * Load every listener's rule file again and, if all of them load, decide
+ * with them from now on (each listener's connections from their next
+ * message); if any fails, every listener keeps the rules it has.  The
+ * configuration file is not read again.
+ */
+static void
+reload_rules(struct proxy *p)
+{
+	struct policy **loaded;
+	struct pvm_limits *limits;
+	size_t i, failed = 0;
+
+	loaded = calloc(p->n_listeners, sizeof(*loaded));
+	limits = calloc(p->n_listeners, sizeof(*limits));
+	if (loaded == NULL || limits == NULL) {
+		diag(p, "reload", "out of memory: the rules stay as they were");
+		(void)audit_error(p->audit, NULL, PW_INTERNAL, "rules reload: "
+		    "out of memory; the rules in force stay");
+		goto out;
+	}
+	for (i = 0; i < p->n_listeners; i++) {
+		if (p->listeners[i].cfg->rules != NULL &&
+		    load_rules(p, &p->listeners[i], &loaded[i],
+		    &limits[i]) < 0)
+			failed++;
+	}
+	if (failed > 0) {
+		diag(p, "reload", "%zu rule file%s did not load: every "
+		    "listener keeps the rules it has", failed,
+		    failed == 1 ? "" : "s");
+		(void)audit_error(p->audit, NULL, PW_CONFIG, "rules reload: a "
+		    "rule file did not load (see picklewall's standard "
+		    "error); the rules in force stay");
+		goto out;
+	}
+	for (i = 0; i < p->n_listeners; i++) {
+		struct listener *l = &p->listeners[i];
+
+		if (loaded[i] == NULL)
+			continue;
+		use_rules(p, l, loaded[i], &limits[i]);
+		loaded[i] = NULL;
+		(void)audit_rules_reload(p->audit, l->cfg->name, l->cfg->rules,
+		    l->rules.generation);
+		diag(p, l->cfg->name, "rules reloaded from %s (generation "
+		    "%" PRIu64 ")", l->cfg->rules, l->rules.generation);
+	}
+out:
+	if (loaded != NULL)
+		for (i = 0; i < p->n_listeners; i++)
+			policy_free(loaded[i]);
+	free(loaded);
+	free(limits);
 }
 
 static int
@@ -332,6 +425,10 @@ on_signal(void *cookie, int signo)
 			diag(p, "audit", "reopen: %s", err.message);
 		return;
 	}
+	if (signo == SIGUSR2) {
+		reload_rules(p);
+		return;
+	}
 	loop_stop(p->loop);
 }
 
@@ -462,12 +559,13 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
 /**
  * proxy_run(p):
  * Serve until SIGTERM or SIGINT, then close every connection, flush the
- * audit log and return 0; -1 if the event loop failed.
+ * audit log and return 0; -1 if the event loop failed.  Meanwhile SIGHUP
+ * reopens the audit log and SIGUSR2 loads the rule files again.
  */
 int
 proxy_run(struct proxy *p)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
 	struct pw_error err;
 	size_t i;
 	int rc;
@@ -520,7 +618,7 @@ proxy_free(struct proxy *p)
 		}
 		tls_ctx_free(l->env.server_tls);
 		tls_ctx_free(l->env.backend_tls);
-		policy_free(l->policy);
+		policy_free(l->rules.policy);
 	}
 	free(p->listeners);
 	if (p->hash_fd_watched)

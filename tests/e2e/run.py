@@ -638,7 +638,7 @@ class Picklewall:
                     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",
                     str(e.get("timestamp"))) or e.get("event") not in (
                     "conn_open", "tls", "message", "conn_close", "error",
-                    "audit_dropped"):
+                    "audit_dropped", "rules_reload"):
                 problems.append("bad audit line: %r" % line[:300])
             if len(problems) > 5:
                 break
@@ -1983,6 +1983,124 @@ def test_config_check_good_and_broken(t):
             "exits 78 (%s: %s)" % (rc, err.strip()))
 
 
+def _log_frame(msg):
+    """What SocketHandler sends for a record of ${msg}: len32 + pickle."""
+    rec = logging.makeLogRecord({"name": "e2e.reload", "msg": msg,
+                                 "levelno": logging.INFO,
+                                 "levelname": "INFO"})
+    return logging.handlers.SocketHandler("localhost", 0).makePickle(rec)
+
+
+def test_rules_reload_reaches_live_connections(t):
+    """SIGUSR2 loads the rule files again: a live connection decides its
+    next message with the new rules, a message in progress finishes under
+    the rules it started with, and a rule file that does not load leaves
+    the rules in force."""
+    rules = os.path.join(t.dir, "reload.rules")
+    data_only = "mode enforce\n"
+    small_only = ("mode enforce\ndeny message size > 100\n"
+                  "    (id: 9001; rev: 1; msg: \"e2e: small messages only\";"
+                  " severity: high;)\n")
+    with open(rules, "w") as f:
+        f.write(data_only)
+    be = t.backend("logging")
+    opts = t.tls_listener(be, "len32", on_deny="drop")
+    opts["rules"] = q(rules)
+    pw = t.picklewall([("logging", opts)])
+    s = t.tls_connect(pw.port("logging"))
+    client_port = s.getsockname()[1]
+    sent_ok = []
+
+    def reload(text, generation=None):
+        with open(rules + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(rules + ".tmp", rules)
+        before = len([e for e in pw.audit()
+                      if e.get("event") in ("rules_reload", "error")])
+        pw.proc.send_signal(signal.SIGUSR2)
+        return wait_until(lambda: len(
+            [e for e in pw.audit() if e.get("event") in
+             ("rules_reload", "error")]) > before, ARRIVE_TIMEOUT)
+
+    first = _log_frame("before the reload")
+    s.sendall(first)
+    sent_ok.append(first)
+    be.wait_bytes(len(first))
+
+    # A message cut in two by the reload keeps the rules it started with.
+    split = _log_frame("in progress during the reload")
+    s.sendall(split[:30])
+    t.require(pw.wait_audit(lambda e: e.get("event") == "conn_open" and
+                            e.get("client_port") == client_port)
+              is not None, "the connection is open")
+    time.sleep(0.3)
+    reload(small_only)
+    ev = pw.wait_audit(lambda e: e.get("event") == "rules_reload")
+    t.check(ev is not None and ev.get("listener") == "logging" and
+            ev.get("generation") == 2 and ev.get("rules") == rules,
+            "audit: rules_reload of listener logging, generation 2 (%s)" % ev)
+    s.sendall(split[30:])
+    sent_ok.append(split)
+    be.wait_bytes(len(first) + len(split))
+
+    # The next message on the same connection: the new rules deny it.
+    denied = _log_frame("after the reload")
+    s.sendall(denied)
+    cid = pw.conn_id(client_port)
+    t.check(pw.wait_audit(lambda e: e.get("event") == "message" and
+                          e.get("conn_id") == cid and
+                          e.get("verdict") == "deny") is not None,
+            "audit: the message after the reload is denied")
+
+    # A rule file that does not load: the rules in force stay.
+    reload("mode enforce\nthis is not a rule\n")
+    err = pw.wait_audit(lambda e: e.get("event") == "error" and
+                        e.get("code") == "config_error")
+    t.check(err is not None and "rules reload" in str(err.get("detail")),
+            "audit: an error event for the failed reload (%s)" % err)
+    t.check(re.search(re.escape(rules) + r":2:", pw.stderr()) is not None,
+            "stderr names the bad line (%r)" % pw.stderr()[-500:])
+    still = _log_frame("still denied")
+    s.sendall(still)
+    t.check(wait_until(lambda: len([
+        e for e in pw.events_of(cid, "message")
+        if e.get("verdict") == "deny"]) >= 2, ARRIVE_TIMEOUT),
+        "audit: the rules in force still deny")
+
+    # Back to data only: the same connection is allowed again.
+    reload(data_only)
+    t.check(pw.wait_audit(lambda e: e.get("event") == "rules_reload" and
+                          e.get("generation") == 3) is not None,
+            "audit: rules_reload generation 3")
+    again = _log_frame("allowed again")
+    s.sendall(again)
+    sent_ok.append(again)
+    be.wait_bytes(sum(map(len, sent_ok)))
+    # A connection opened now decides with the rules of now.
+    s2 = t.tls_connect(pw.port("logging"))
+    fresh = _log_frame("new connection")
+    s2.sendall(fresh)
+    be.wait_bytes(sum(map(len, sent_ok)) + len(fresh))
+    s.close()
+    s2.close()
+    raw = be.raw()
+    t.check(len(raw) == 2, "backend saw two connections (%d)" % len(raw))
+    t.check(raw.get(min(raw)) == b"".join(sent_ok),
+            "the first connection delivered exactly the allowed messages")
+    t.check(raw.get(max(raw)) == fresh,
+            "the second connection delivered its message")
+    recs = [r["msg"] for r in be.wait_events("record", 4)]
+    t.check(recs[:3] == ["before the reload", "in progress during the "
+                         "reload", "allowed again"] or
+            sorted(recs) == sorted(["before the reload", "in progress "
+                                    "during the reload", "allowed again",
+                                    "new connection"]),
+            "receiver got the allowed records (%s)" % recs)
+    verdicts = [e.get("verdict") for e in pw.events_of(cid, "message")]
+    t.check(verdicts == ["allow", "allow", "deny", "deny", "allow"],
+            "audit verdicts on the live connection (%s)" % verdicts)
+
+
 # ======================================================================
 # main
 # ======================================================================
@@ -2010,6 +2128,7 @@ TESTS = [
     test_connection_limit_refusal_names_the_client,
     test_backend_down_is_logged_and_client_closed,
     test_config_check_good_and_broken,
+    test_rules_reload_reaches_live_connections,
 ]
 
 

@@ -486,6 +486,67 @@ START_TEST(resume_reason_is_only_for_messages_the_policy_allowed)
 }
 END_TEST
 
+/* Feed all of ${buf} to ${a}; returns the messages it finished (at most
+ * ${max} kept in ${out}). */
+static size_t
+feed_all(struct analysis *a, const uint8_t *buf, size_t len,
+    struct seen *out, size_t max)
+{
+	struct analysis_message m;
+	size_t off = 0, n = 0, used;
+
+	while (off < len) {
+		if (analysis_feed(a, buf + off, len - off, &used, &m) ==
+		    ANALYSIS_MESSAGE) {
+			if (n < max)
+				keep(&out[n], &m);
+			n++;
+		}
+		off += used;
+	}
+	return n;
+}
+
+START_TEST(a_new_policy_decides_from_the_next_message_on)
+{
+	struct analysis_config c = config_of(FRAME_RAW,
+	    ANALYSIS_MEMO_PERSISTENT);
+	struct policy *p = allow_m_f("enforce");
+	struct analysis *a;
+	struct pw_error err;
+	struct seen out[2];
+	const size_t cut = 6;	/* inside the first pickle */
+
+	c.policy = p;
+	ck_assert_ptr_nonnull(a = analysis_new(&c));
+	ck_assert_uint_eq(feed_all(a, P(CALL_M_F), out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+
+	/* In the middle of a message the rules it started with stay. */
+	ck_assert_uint_eq(feed_all(a, (const uint8_t *)CALL_M_F, cut, out, 2),
+	    0);
+	ck_assert_int_eq(analysis_set_policy(a, NULL, &err), -1);
+	ck_assert_int_eq(err.code, PW_USAGE);
+	ck_assert_uint_eq(feed_all(a, (const uint8_t *)CALL_M_F + cut,
+	    sizeof(CALL_M_F) - 1 - cut, out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+
+	/* Between messages: the built-in policy denies the next one, with
+	 * the same stream state (the persistent memo goes on). */
+	ck_assert_int_eq(analysis_set_policy(a, NULL, &err), 0);
+	ck_assert_uint_eq(feed_all(a, P(CALL_M_F), out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_DENY);
+	ck_assert_str_eq(out[0].calls[0], "m.f");
+
+	/* And back: the given policy allows it again. */
+	ck_assert_int_eq(analysis_set_policy(a, p, &err), 0);
+	ck_assert_uint_eq(feed_all(a, P(CALL_M_F), out, 2), 1);
+	ck_assert_int_eq(out[0].verdict, ANALYSIS_ALLOW);
+	analysis_free(a);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(inst_after_a_call_is_reported_even_in_a_cut_pickle)
 {
 	/* A resumed server has no MARK at the INST and runs its lines as
@@ -541,6 +602,7 @@ analysis_suite(void)
 	tcase_add_test(tc, raw_call_is_denied_when_the_server_may_resume);
 	tcase_add_test(tc, resume_reason_is_only_for_messages_the_policy_allowed);
 	tcase_add_test(tc, inst_after_a_call_is_reported_even_in_a_cut_pickle);
+	tcase_add_test(tc, a_new_policy_decides_from_the_next_message_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2207,6 +2207,21 @@ START_TEST(limit_beyond_64_bits_is_an_error_at_the_value)
 }
 END_TEST
 
+START_TEST(a_policy_lives_until_its_last_holder_lets_go)
+{
+	struct policy *p = load_ok("mode detect\n");
+
+	/* A reload lets go of the listener's hold while a connection still
+	 * decides with it (ASan would see a use after free or a leak). */
+	ck_assert_ptr_eq(policy_ref(p), p);
+	policy_free(p);
+	ck_assert_int_eq(policy_mode(p), POLICY_MODE_DETECT);
+	policy_free(p);
+	ck_assert_ptr_null(policy_ref(NULL));
+	policy_free(NULL);
+}
+END_TEST
+
 Suite *policy_suite(void);
 
 Suite *
@@ -2356,6 +2371,7 @@ policy_suite(void)
 	tcase_add_test(dec, limit_reason_is_a_hit_of_the_rule_that_set_it);
 	tcase_add_test(dec, policy_limits_sets_only_the_limits_the_rules_set);
 	tcase_add_test(dec, limit_units_are_1024_for_sizes_and_1000_for_counts);
+	tcase_add_test(dec, a_policy_lives_until_its_last_holder_lets_go);
 	suite_add_tcase(s, dec);
 	return s;
 }

@@ -1191,18 +1191,19 @@ audit_conn_close(struct audit *a, const struct audit_conn *c,
 }
 
 /**
- * audit_rules_reload(a, listener, rules, generation):
- * Log that ${listener} decides with the rule file ${rules} as loaded anew
- * ("rules_reload"): its connections from their next message on, and the
- * connections it accepts from now.  ${generation} counts the listener's
- * loads (1: the one at startup).
+ * audit_reload(a, listener, rules, generation):
+ * Log that ${listener} has read its files anew ("reload"): its rule file
+ * ${rules} (NULL: none), certificates, keys, CA and CRL files.  The
+ * connections it accepts from now use them all; its live connections
+ * decide their next message with the new rules.  ${generation} counts the
+ * listener's loads (1: the one at startup).
  * Returns 0 if the event was buffered, -1 if it was dropped (counted).
  */
 int
-audit_rules_reload(struct audit *a, const char *listener, const char *rules,
+audit_reload(struct audit *a, const char *listener, const char *rules,
     uint64_t generation)
 {
-	struct json *j = begin(a, "rules_reload", NULL);
+	struct json *j = begin(a, "reload", NULL);
 
 	put_str(j, "listener", listener);
 	put_str(j, "rules", rules);

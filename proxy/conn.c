@@ -493,6 +493,8 @@ conn_free(struct conn *c)
 
 	analysis_free(c->analysis);
 	policy_free(c->policy);
+	tls_ctx_free(c->env.server_tls);
+	tls_ctx_free(c->env.backend_tls);
 	free(c->peer);
 	free(c->pending);
 	release_all(c);
@@ -1200,6 +1202,10 @@ conn_start(const struct conn_env *env, int fd, const struct sockaddr *peer,
 		return -1;
 	}
 	c->env = *env;
+	/* A reload may let go of the listener's while we still need them:
+	 * the backend's context at connect time, after the handshake. */
+	tls_ctx_ref(c->env.server_tls);
+	tls_ctx_ref(c->env.backend_tls);
 	c->policy = policy_ref(env->rules->policy);
 	c->mode = env->rules->mode;
 	c->rules_generation = env->rules->generation;

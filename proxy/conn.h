@@ -12,7 +12,8 @@
  * what the client itself wrote at once); a denied one never does.  Backend
  * bytes pass straight through to the client.  Every wait has a timeout and
  * every buffer a bound.  What a connection needs from its listener comes
- * in a struct conn_env, shared by all its connections and outliving them.
+ * in a struct conn_env; a connection holds references to its TLS contexts
+ * and its rules, which a reload replaces in the listener's.
  */
 
 #include <stdbool.h>
@@ -43,8 +44,9 @@ struct conn_env {
 	struct loop *loop;
 	struct audit *audit;
 	const struct config_listener *listener;
-	struct tls_ctx *server_tls;	/* NULL: plaintext listener */
-	struct tls_ctx *backend_tls;	/* NULL: tcp:// backend */
+	struct tls_ctx *server_tls;	/* NULL: plaintext listener; each */
+	struct tls_ctx *backend_tls;	/* NULL: tcp:// backend; connection
+					 * holds a reference to both */
 	struct analysis_config analysis;	/* limits, framing; its policy
 						 * is that of rules */
 	const struct conn_rules *rules;	/* the listener's, outliving us */

@@ -92,33 +92,116 @@ on_config_diag(void *cookie, const struct config_diag *d)
 	diag(p, where, "%s: %s", d->warning ? "warning" : "error", d->message);
 }
 
-/* Load the listener's rule file into *${out} (the built-in policy without
- * one), its limits into *${limits}, checked under the listener's bound. */
+/*
+ * What a listener reads from the files its configuration names: the rule
+ * file and the TLS material (certificates, keys, CA and CRL files).  All
+ * of them are read again on SIGUSR2.
+ */
+struct listener_files {
+	struct policy *policy;
+	struct pvm_limits limits;	/* the rule file's */
+	struct tls_ctx *server_tls;	/* NULL: plaintext listener */
+	struct tls_ctx *backend_tls;	/* NULL: tcp:// backend */
+};
+
+static void
+files_release(struct listener_files *f)
+{
+	policy_free(f->policy);
+	tls_ctx_free(f->server_tls);
+	tls_ctx_free(f->backend_tls);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The rule file (the built-in policy without one) and its limits, checked
+ * under the listener's bound. */
 static int
-load_rules(struct proxy *p, const struct listener *l, struct policy **out,
-    struct pvm_limits *limits)
+load_rules(struct proxy *p, const struct listener *l,
+    struct listener_files *f)
 {
 	struct rule_diag_ctx ctx = { p, false };
-	struct policy *policy;
 
 	if (l->cfg->rules != NULL)
-		policy = policy_load_file(l->cfg->rules, 0, on_rule_diag, &ctx);
+		f->policy = policy_load_file(l->cfg->rules, 0, on_rule_diag,
+		    &ctx);
 	else
-		policy = policy_builtin();
-	if (policy == NULL) {
+		f->policy = policy_builtin();
+	if (f->policy == NULL) {
 		diag(p, l->cfg->rules != NULL ? l->cfg->rules : "rules",
 		    "listener %s: the rules were not loaded", l->cfg->name);
 		return -1;
 	}
-	memset(limits, 0, sizeof(*limits));
-	policy_limits(policy, limits);
-	if (config_check_rule_limits(p->cfg, l->cfg, limits, on_config_diag,
-	    p) < 0) {
-		policy_free(policy);
-		return -1;
+	memset(&f->limits, 0, sizeof(f->limits));
+	policy_limits(f->policy, &f->limits);
+	return config_check_rule_limits(p->cfg, l->cfg, &f->limits,
+	    on_config_diag, p);
+}
+
+static int
+load_tls(struct proxy *p, const struct listener *l, struct listener_files *f)
+{
+	const struct config_listener *c = l->cfg;
+	struct pw_error err;
+
+	if (c->tls) {
+		struct tls_server_options o;
+
+		memset(&o, 0, sizeof(o));
+		o.cert_chain_file = c->tls_cert;
+		o.key_file = c->tls_key;
+		o.min_version = c->tls_min_version;
+		o.ciphers = c->tls_ciphers;
+		o.ciphersuites = c->tls_ciphersuites;
+		o.groups = c->tls_groups;
+		o.session_tickets = c->tls_session_tickets;
+		o.client_auth = c->client_auth == CONFIG_CLIENT_AUTH_REQUIRED ?
+		    TLS_CLIENT_REQUIRED : c->client_auth ==
+		    CONFIG_CLIENT_AUTH_OPTIONAL ? TLS_CLIENT_OPTIONAL :
+		    TLS_CLIENT_NONE;
+		o.client_ca_file = c->client_ca;
+		o.client_crl_file = c->client_crl;
+		o.client_allow = c->client_allow;
+		o.n_client_allow = c->n_client_allow;
+		if ((f->server_tls = tls_server_ctx_new(&o, &err)) == NULL) {
+			diag(p, c->name, "listener TLS: %s", err.message);
+			return -1;
+		}
 	}
-	*out = policy;
+	if (c->backend_tls) {
+		struct tls_client_options o;
+
+		memset(&o, 0, sizeof(o));
+		o.ca_file = c->backend_ca;
+		o.expected_name = c->backend_name;
+		o.sni = c->backend_sni;
+		o.verify = c->backend_verify;
+		o.cert_chain_file = c->backend_cert;
+		o.key_file = c->backend_key;
+		if ((f->backend_tls = tls_client_ctx_new(&o, &err)) == NULL) {
+			diag(p, c->name, "backend TLS: %s", err.message);
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/* Read all of the listener's files into *${f} (zeroed), reporting every
+ * problem; -1 (nothing kept) if any. */
+static int
+load_files(struct proxy *p, const struct listener *l,
+    struct listener_files *f)
+{
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	/* Each step reports its own problems: run them all. */
+	if (load_rules(p, l, f) < 0)
+		rc = -1;
+	if (load_tls(p, l, f) < 0)
+		rc = -1;
+	if (rc < 0)
+		files_release(f);
+	return rc;
 }
 
 /* An allowed call can raise inside the server, and a raw server that
@@ -149,147 +232,81 @@ note_raw_resume(struct proxy *p, const struct listener *l)
 		    "reading after an error", l->cfg->name);
 }
 
-/* Decide with ${policy} (taking over the caller's reference) and its
- * ${limits}: the connections accepted from now on, and the live ones from
- * their next message (conn.c), whose limits stay as they were. */
+/* Use ${f} (taken over) from now on: the connections accepted from now on
+ * entirely; the live ones decide their next message with its rules
+ * (conn.c) and keep their TLS contexts and limits. */
 static void
-use_rules(struct proxy *p, struct listener *l, struct policy *policy,
-    const struct pvm_limits *limits)
+use_files(struct proxy *p, struct listener *l, struct listener_files *f)
 {
 	policy_free(l->rules.policy);
-	l->rules.policy = policy;
-	l->rules.mode = l->cfg->mode_set ? l->cfg->mode : policy_mode(policy);
+	tls_ctx_free(l->env.server_tls);
+	tls_ctx_free(l->env.backend_tls);
+	l->rules.policy = f->policy;
+	l->rules.mode = l->cfg->mode_set ? l->cfg->mode :
+	    policy_mode(f->policy);
 	l->rules.generation++;
 	l->env.rules = &l->rules;
+	l->env.server_tls = f->server_tls;
+	l->env.backend_tls = f->backend_tls;
 	l->env.analysis.frame.kind = l->cfg->framing;
 	l->env.analysis.frame.mp_handshake_messages = l->cfg->mp_handshake;
-	l->env.analysis.limits = *limits;
+	l->env.analysis.limits = f->limits;
 	if (l->env.analysis.limits.max_message_bytes == 0)
 		l->env.analysis.limits.max_message_bytes =
 		    l->cfg->max_message_bytes;
 	l->env.analysis.frame.max_message_bytes =
 	    l->env.analysis.limits.max_message_bytes;
 	l->env.analysis.memo = l->cfg->memo;
-	l->env.analysis.policy = policy;
+	l->env.analysis.policy = f->policy;
 	l->env.analysis.resume_after_error = l->cfg->resume_after_error;
+	memset(f, 0, sizeof(*f));
 	note_raw_resume(p, l);
 }
 
-static int
-prepare_policy(struct proxy *p, struct listener *l)
-{
-	struct pvm_limits limits;
-	struct policy *policy;
-
-	if (load_rules(p, l, &policy, &limits) < 0)
-		return -1;
-	use_rules(p, l, policy, &limits);
-	return 0;
-}
-
 /*
- * reload_rules(p):
- * Load every listener's rule file again and, if all of them load, decide
- * with them from now on (each listener's connections from their next
- * message); if any fails, every listener keeps the rules it has.  The
- * configuration file is not read again.
+ * reload_files(p):
+ * Read every listener's files again and, if all of them load, use them
+ * from now on; if any fails, every listener keeps what it has.  The
+ * configuration file itself is not read again.
  */
 static void
-reload_rules(struct proxy *p)
+reload_files(struct proxy *p)
 {
-	struct policy **loaded;
-	struct pvm_limits *limits;
+	struct listener_files *loaded;
 	size_t i, failed = 0;
 
-	loaded = calloc(p->n_listeners, sizeof(*loaded));
-	limits = calloc(p->n_listeners, sizeof(*limits));
-	if (loaded == NULL || limits == NULL) {
-		diag(p, "reload", "out of memory: the rules stay as they were");
-		(void)audit_error(p->audit, NULL, PW_INTERNAL, "rules reload: "
-		    "out of memory; the rules in force stay");
-		goto out;
+	if ((loaded = calloc(p->n_listeners, sizeof(*loaded))) == NULL) {
+		diag(p, "reload", "out of memory: every listener keeps the "
+		    "files it has");
+		(void)audit_error(p->audit, NULL, PW_INTERNAL, "reload: out of "
+		    "memory; every listener keeps the files it has");
+		return;
 	}
-	for (i = 0; i < p->n_listeners; i++) {
-		if (p->listeners[i].cfg->rules != NULL &&
-		    load_rules(p, &p->listeners[i], &loaded[i],
-		    &limits[i]) < 0)
+	for (i = 0; i < p->n_listeners; i++)
+		if (load_files(p, &p->listeners[i], &loaded[i]) < 0)
 			failed++;
-	}
 	if (failed > 0) {
-		diag(p, "reload", "%zu rule file%s did not load: every "
-		    "listener keeps the rules it has", failed,
-		    failed == 1 ? "" : "s");
-		(void)audit_error(p->audit, NULL, PW_CONFIG, "rules reload: a "
-		    "rule file did not load (see picklewall's standard "
-		    "error); the rules in force stay");
-		goto out;
-	}
-	for (i = 0; i < p->n_listeners; i++) {
-		struct listener *l = &p->listeners[i];
+		diag(p, "reload", "%zu listener%s could not load %s files: "
+		    "every listener keeps the files it has", failed,
+		    failed == 1 ? "" : "s", failed == 1 ? "its" : "their");
+		(void)audit_error(p->audit, NULL, PW_CONFIG, "reload: a rule, "
+		    "certificate, key, CA or CRL file did not load (see "
+		    "picklewall's standard error); every listener keeps the "
+		    "files it has");
+	} else {
+		for (i = 0; i < p->n_listeners; i++) {
+			struct listener *l = &p->listeners[i];
 
-		if (loaded[i] == NULL)
-			continue;
-		use_rules(p, l, loaded[i], &limits[i]);
-		loaded[i] = NULL;
-		(void)audit_rules_reload(p->audit, l->cfg->name, l->cfg->rules,
-		    l->rules.generation);
-		diag(p, l->cfg->name, "rules reloaded from %s (generation "
-		    "%" PRIu64 ")", l->cfg->rules, l->rules.generation);
+			use_files(p, l, &loaded[i]);
+			(void)audit_reload(p->audit, l->cfg->name,
+			    l->cfg->rules, l->rules.generation);
+			diag(p, l->cfg->name, "files reloaded (generation "
+			    "%" PRIu64 ")", l->rules.generation);
+		}
 	}
-out:
-	if (loaded != NULL)
-		for (i = 0; i < p->n_listeners; i++)
-			policy_free(loaded[i]);
+	for (i = 0; i < p->n_listeners; i++)
+		files_release(&loaded[i]);
 	free(loaded);
-	free(limits);
-}
-
-static int
-prepare_tls(struct proxy *p, struct listener *l)
-{
-	const struct config_listener *c = l->cfg;
-	struct pw_error err;
-
-	if (c->tls) {
-		struct tls_server_options o;
-
-		memset(&o, 0, sizeof(o));
-		o.cert_chain_file = c->tls_cert;
-		o.key_file = c->tls_key;
-		o.min_version = c->tls_min_version;
-		o.ciphers = c->tls_ciphers;
-		o.ciphersuites = c->tls_ciphersuites;
-		o.groups = c->tls_groups;
-		o.session_tickets = c->tls_session_tickets;
-		o.client_auth = c->client_auth == CONFIG_CLIENT_AUTH_REQUIRED ?
-		    TLS_CLIENT_REQUIRED : c->client_auth ==
-		    CONFIG_CLIENT_AUTH_OPTIONAL ? TLS_CLIENT_OPTIONAL :
-		    TLS_CLIENT_NONE;
-		o.client_ca_file = c->client_ca;
-		o.client_crl_file = c->client_crl;
-		o.client_allow = c->client_allow;
-		o.n_client_allow = c->n_client_allow;
-		if ((l->env.server_tls = tls_server_ctx_new(&o, &err)) == NULL) {
-			diag(p, c->name, "listener TLS: %s", err.message);
-			return -1;
-		}
-	}
-	if (c->backend_tls) {
-		struct tls_client_options o;
-
-		memset(&o, 0, sizeof(o));
-		o.ca_file = c->backend_ca;
-		o.expected_name = c->backend_name;
-		o.sni = c->backend_sni;
-		o.verify = c->backend_verify;
-		o.cert_chain_file = c->backend_cert;
-		o.key_file = c->backend_key;
-		if ((l->env.backend_tls = tls_client_ctx_new(&o, &err)) == NULL) {
-			diag(p, c->name, "backend TLS: %s", err.message);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* Resolved once, at start: a lookup at connect time would block the
@@ -426,7 +443,7 @@ on_signal(void *cookie, int signo)
 		return;
 	}
 	if (signo == SIGUSR2) {
-		reload_rules(p);
+		reload_files(p);
 		return;
 	}
 	loop_stop(p->loop);
@@ -493,6 +510,7 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
     void *cookie)
 {
 	const struct config_global *g = config_global(cfg);
+	struct listener_files files;
 	struct proxy *p;
 	struct pw_error err;
 	bool failed = false;
@@ -538,10 +556,10 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
 		l->env.on_closed = on_conn_closed;
 		l->env.cookie = l;
 		/* Each step reports its own problems: run them all. */
-		if (prepare_policy(p, l) < 0)
+		if (load_files(p, l, &files) < 0)
 			failed = true;
-		if (prepare_tls(p, l) < 0)
-			failed = true;
+		else
+			use_files(p, l, &files);
 		if (resolve_backend(p, l) < 0)
 			failed = true;
 		if (failed)
@@ -560,7 +578,7 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
  * proxy_run(p):
  * Serve until SIGTERM or SIGINT, then close every connection, flush the
  * audit log and return 0; -1 if the event loop failed.  Meanwhile SIGHUP
- * reopens the audit log and SIGUSR2 loads the rule files again.
+ * reopens the audit log and SIGUSR2 reads the listeners' files again.
  */
 int
 proxy_run(struct proxy *p)

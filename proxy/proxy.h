@@ -36,7 +36,7 @@ struct proxy *proxy_new(const struct config *cfg, bool bind_sockets,
  * proxy_run(p):
  * Serve until SIGTERM or SIGINT, then close every connection, flush the
  * audit log and return 0; -1 if the event loop failed.  Meanwhile SIGHUP
- * reopens the audit log and SIGUSR2 loads the rule files again.
+ * reopens the audit log and SIGUSR2 reads the listeners' files again.
  */
 int proxy_run(struct proxy *p);
 

@@ -165,6 +165,14 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_options *options,
     struct pw_error *err);
 
 /**
+ * tls_ctx_ref(ctx):
+ * Take one more reference to ${ctx}, which a tls_ctx_free() drops: for a
+ * holder that makes connections from it later.  Returns ${ctx}; NULL is a
+ * no-op.  One thread only.
+ */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
+
+/**
  * tls_ctx_free(ctx):
  * Drop the caller's reference to ${ctx}; it is freed once the connections
  * made from it are freed too, so a configuration reload can free the old

@@ -638,7 +638,7 @@ class Picklewall:
                     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",
                     str(e.get("timestamp"))) or e.get("event") not in (
                     "conn_open", "tls", "message", "conn_close", "error",
-                    "audit_dropped", "rules_reload"):
+                    "audit_dropped", "reload"):
                 problems.append("bad audit line: %r" % line[:300])
             if len(problems) > 5:
                 break
@@ -1991,7 +1991,7 @@ def _log_frame(msg):
     return logging.handlers.SocketHandler("localhost", 0).makePickle(rec)
 
 
-def test_rules_reload_reaches_live_connections(t):
+def test_reload_rules_reach_live_connections(t):
     """SIGUSR2 loads the rule files again: a live connection decides its
     next message with the new rules, a message in progress finishes under
     the rules it started with, and a rule file that does not load leaves
@@ -2016,11 +2016,11 @@ def test_rules_reload_reaches_live_connections(t):
             f.write(text)
         os.replace(rules + ".tmp", rules)
         before = len([e for e in pw.audit()
-                      if e.get("event") in ("rules_reload", "error")])
+                      if e.get("event") in ("reload", "error")])
         pw.proc.send_signal(signal.SIGUSR2)
         return wait_until(lambda: len(
             [e for e in pw.audit() if e.get("event") in
-             ("rules_reload", "error")]) > before, ARRIVE_TIMEOUT)
+             ("reload", "error")]) > before, ARRIVE_TIMEOUT)
 
     first = _log_frame("before the reload")
     s.sendall(first)
@@ -2035,10 +2035,10 @@ def test_rules_reload_reaches_live_connections(t):
               is not None, "the connection is open")
     time.sleep(0.3)
     reload(small_only)
-    ev = pw.wait_audit(lambda e: e.get("event") == "rules_reload")
+    ev = pw.wait_audit(lambda e: e.get("event") == "reload")
     t.check(ev is not None and ev.get("listener") == "logging" and
             ev.get("generation") == 2 and ev.get("rules") == rules,
-            "audit: rules_reload of listener logging, generation 2 (%s)" % ev)
+            "audit: reload of listener logging, generation 2 (%s)" % ev)
     s.sendall(split[30:])
     sent_ok.append(split)
     be.wait_bytes(len(first) + len(split))
@@ -2056,7 +2056,7 @@ def test_rules_reload_reaches_live_connections(t):
     reload("mode enforce\nthis is not a rule\n")
     err = pw.wait_audit(lambda e: e.get("event") == "error" and
                         e.get("code") == "config_error")
-    t.check(err is not None and "rules reload" in str(err.get("detail")),
+    t.check(err is not None and "reload" in str(err.get("detail")),
             "audit: an error event for the failed reload (%s)" % err)
     t.check(re.search(re.escape(rules) + r":2:", pw.stderr()) is not None,
             "stderr names the bad line (%r)" % pw.stderr()[-500:])
@@ -2069,9 +2069,9 @@ def test_rules_reload_reaches_live_connections(t):
 
     # Back to data only: the same connection is allowed again.
     reload(data_only)
-    t.check(pw.wait_audit(lambda e: e.get("event") == "rules_reload" and
+    t.check(pw.wait_audit(lambda e: e.get("event") == "reload" and
                           e.get("generation") == 3) is not None,
-            "audit: rules_reload generation 3")
+            "audit: reload generation 3")
     again = _log_frame("allowed again")
     s.sendall(again)
     sent_ok.append(again)
@@ -2101,6 +2101,143 @@ def test_rules_reload_reaches_live_connections(t):
             "audit verdicts on the live connection (%s)" % verdicts)
 
 
+def _unrevoking_crl(t, d):
+    """A CRL file for CRL_CHECK_ALL in which the intermediate revokes
+    nothing (crl-chain.pem's counterpart), signed with openssl ca."""
+    db = os.path.join(d, "ca-db")
+    os.makedirs(db)
+    open(os.path.join(db, "index.txt"), "w").close()
+    with open(os.path.join(db, "crlnumber"), "w") as f:
+        f.write("1000\n")
+    conf = os.path.join(db, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = x\n[x]\ndatabase = %s\n"
+                "crlnumber = %s\ndefault_md = sha256\n"
+                "default_crl_days = 30\n" % (
+                    os.path.join(db, "index.txt"),
+                    os.path.join(db, "crlnumber")))
+    out = os.path.join(d, "crl-none.pem")
+    subprocess.run(["openssl", "ca", "-batch", "-config", conf, "-gencrl",
+                    "-cert", t.cert("intermediate.crt"), "-keyfile",
+                    t.cert("intermediate.key"), "-out", out],
+                   check=True, capture_output=True, timeout=30)
+    with open(out, "rb") as f, open(t.cert("ca-crl.pem"), "rb") as g:
+        return f.read() + g.read()
+
+
+def _put(path, data):
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_reload_takes_up_new_certificates_and_crls(t):
+    """SIGUSR2 reads the certificate, key and CRL files again: new
+    handshakes present the new certificate and refuse a client the new
+    CRL revokes; a connection made before goes on; files that do not load
+    leave the ones in force."""
+    d = os.path.join(t.dir, "files")
+    os.makedirs(d)
+    cert, key, crl = (os.path.join(d, n) for n in
+                      ("listener.crt", "listener.key", "crl.pem"))
+    _put(cert, _read(t.cert("server-chain.crt")))
+    _put(key, _read(t.cert("server.key")))
+    _put(crl, _unrevoking_crl(t, d))
+    be = t.backend("logging")
+    opts = t.tls_listener(be, "len32", "logging.rules",
+                          client_auth="required",
+                          client_ca=q(t.cert("ca.crt")), client_crl=q(crl))
+    opts["tls_cert"] = q(cert)
+    opts["tls_key"] = q(key)
+    pw = t.picklewall([("mtls", opts)])
+    port = pw.port("mtls")
+    revoked = t.client_ctx("client-revoked-chain.crt", "client-revoked.key")
+    good = t.client_ctx("client-chain.crt", "client.key")
+    sent = []
+
+    def refused(ctx, hostname):
+        raw = socket.create_connection(("127.0.0.1", port),
+                                       timeout=IO_TIMEOUT)
+        t.closers.append(raw.close)
+        try:
+            s = ctx.wrap_socket(raw, server_hostname=hostname)
+            t.closers.append(s.close)
+            s.sendall(log_record_bytes("refused?"))
+            how, _secs, _data = wait_closed(s, 5)
+            return how != "timeout"
+        except (ssl.SSLError, OSError):
+            return True
+
+    def reload():
+        before = len([e for e in pw.audit()
+                      if e.get("event") in ("reload", "error")])
+        pw.proc.send_signal(signal.SIGUSR2)
+        t.require(wait_until(lambda: len(
+            [e for e in pw.audit() if e.get("event") in
+             ("reload", "error")]) > before, ARRIVE_TIMEOUT),
+            "an audit event answers SIGUSR2")
+
+    # Not revoked yet: the client gets in and stays connected.
+    old = t.tls_connect(port, revoked)
+    rec = log_record_bytes("before the reload")
+    old.sendall(rec)
+    sent.append(rec)
+    be.wait_bytes(len(rec))
+
+    _put(crl, _read(t.cert("crl-chain.pem")))
+    _put(cert, _read(t.cert("backend-chain.crt")))
+    _put(key, _read(t.cert("backend.key")))
+    reload()
+    t.check(pw.wait_audit(lambda e: e.get("event") == "reload" and
+                          e.get("listener") == "mtls" and
+                          e.get("generation") == 2) is not None,
+            "audit: reload of listener mtls, generation 2")
+    t.check(refused(revoked, "backend.test"),
+            "the new CRL refuses the revoked client's new connection")
+    t.check(refused(good, "localhost"),
+            "new handshakes no longer present the localhost certificate")
+    fresh = None
+    try:
+        raw = socket.create_connection(("127.0.0.1", port),
+                                       timeout=IO_TIMEOUT)
+        t.closers.append(raw.close)
+        fresh = good.wrap_socket(raw, server_hostname="backend.test")
+        t.closers.append(fresh.close)
+    except (ssl.SSLError, OSError) as e:
+        t.check(False, "a handshake expecting backend.test: %s" % e)
+    if fresh is not None:
+        cn = dict(x[0] for x in fresh.getpeercert()["subject"]).get(
+            "commonName")
+        t.check(cn == "backend.test", "the new certificate is presented "
+                "(CN %s)" % cn)
+        rec = log_record_bytes("new connection, new certificate")
+        fresh.sendall(rec)
+        sent.append(rec)
+        be.wait_bytes(sum(map(len, sent)))
+    # The connection made before the reload goes on.
+    rec = log_record_bytes("old connection after the reload")
+    old.sendall(rec)
+    sent.append(rec)
+    t.check(be.wait_bytes(sum(map(len, sent))),
+            "the connection made before the reload still delivers")
+
+    # A key that does not load: nothing changes.
+    _put(key, b"not a key\n")
+    reload()
+    t.check(pw.wait_audit(lambda e: e.get("event") == "error" and
+                          e.get("code") == "config_error") is not None,
+            "audit: an error event for the failed reload")
+    t.check(not refused(good, "backend.test"),
+            "the certificate in force stays after a failed reload")
+    t.check(refused(revoked, "backend.test"),
+            "the CRL in force stays after a failed reload")
+
+
 # ======================================================================
 # main
 # ======================================================================
@@ -2128,7 +2265,8 @@ TESTS = [
     test_connection_limit_refusal_names_the_client,
     test_backend_down_is_logged_and_client_closed,
     test_config_check_good_and_broken,
-    test_rules_reload_reaches_live_connections,
+    test_reload_rules_reach_live_connections,
+    test_reload_takes_up_new_certificates_and_crls,
 ]
 
 

@@ -867,7 +867,7 @@ feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
 {
 	const struct pvm_report *r;
 	bool until_stop = a->fmsg.payload_bytes == FRAME_PAYLOAD_UNTIL_STOP;
-	bool any_ended = false, failed = false;
+	bool all_ended = true, failed = false;
 	size_t k, n = len, c, most = 0;
 
 	if (!until_stop && a->fmsg.payload_bytes - a->payload_fed < n)
@@ -878,8 +878,10 @@ feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
 		a->status[k] = pvm_feed(a->models[k], buf, n, &c);
 		if (c > most)
 			most = c;
-		if (a->status[k] != PVM_NEED_MORE)
-			any_ended = true;
+	}
+	for (k = 0; k < a->n_models; k++) {
+		if (a->status[k] == PVM_NEED_MORE)
+			all_ended = false;
 		if (a->status[k] == PVM_FAILED)
 			failed = true;
 	}
@@ -888,7 +890,11 @@ feed_payload(struct analysis *a, const uint8_t *buf, size_t len,
 		*used = most;
 		a->payload_fed += most;
 		a->stream_pos += most;
-		if (!any_ended)
+		/* The message ends where the last model ends: one fed the
+		 * whole input in one call reads past where another stopped,
+		 * and the message, its length and its findings must not
+		 * depend on how the bytes were cut into calls. */
+		if (!all_ended)
 			return false;
 		/* We cannot know where the server resumes after a pickle
 		 * it failed on, nor after one we read two ways. */

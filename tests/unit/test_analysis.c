@@ -507,6 +507,34 @@ feed_all(struct analysis *a, const uint8_t *buf, size_t len,
 	return n;
 }
 
+START_TEST(models_that_disagree_end_the_message_alike_however_it_is_fed)
+{
+	/* The second pickle GETs what the first memoized: the per-message
+	 * model fails at the GET, the persistent one reads on to STOP.  The
+	 * message is the same, length and findings, fed whole or a byte at
+	 * a time (found by fuzz_analysis: whole feeds used to end it where
+	 * the last model stopped, byte feeds where the first did). */
+	static const char stream[] = "\x80\x04\x8c\x01" "a\x94." "\x80\x04h\x00.";
+	struct analysis_config c = config_of(FRAME_RAW, ANALYSIS_MEMO_BOTH);
+	struct seen whole[3], bytewise[3];
+	size_t k;
+
+	ck_assert_uint_eq(run(&c, P(stream), 4096, whole, 3), 2);
+	ck_assert_uint_eq(run(&c, P(stream), 1, bytewise, 3), 2);
+	for (k = 0; k < 2; k++) {
+		ck_assert_uint_eq(whole[k].offset, bytewise[k].offset);
+		ck_assert_uint_eq(whole[k].length, bytewise[k].length);
+		ck_assert_int_eq(whole[k].verdict, bytewise[k].verdict);
+		ck_assert_uint_eq(whole[k].n_reasons, bytewise[k].n_reasons);
+	}
+	ck_assert_uint_eq(whole[1].length, 5);	/* to the STOP */
+	ck_assert_int_eq(whole[1].verdict, ANALYSIS_DENY);
+	ck_assert(whole[1].stream_ends);
+	ck_assert(has_reason(&whole[1], PW_BAD_FRAMING));
+	ck_assert(has_reason(&whole[1], PW_MEMO_MISSING));
+}
+END_TEST
+
 START_TEST(a_new_policy_decides_from_the_next_message_on)
 {
 	struct analysis_config c = config_of(FRAME_RAW,
@@ -603,6 +631,7 @@ analysis_suite(void)
 	tcase_add_test(tc, resume_reason_is_only_for_messages_the_policy_allowed);
 	tcase_add_test(tc, inst_after_a_call_is_reported_even_in_a_cut_pickle);
 	tcase_add_test(tc, a_new_policy_decides_from_the_next_message_on);
+	tcase_add_test(tc, models_that_disagree_end_the_message_alike_however_it_is_fed);
 	suite_add_tcase(s, tc);
 	return s;
 }

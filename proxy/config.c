@@ -65,6 +65,7 @@ enum key_id {
 	K_AUDIT_BUFFER_BYTES,
 	K_MAX_CONNECTIONS,	/* also in [listener] */
 	K_BUFFER_MEMORY,
+	K_WORKERS,
 	/* [listener] */
 	K_LISTEN,
 	K_BACKEND,
@@ -180,6 +181,8 @@ static const struct key_def keys[K_COUNT] = {
 	    KIND_COUNT, 1, 1000000, NULL, "a number of connections" },
 	[K_BUFFER_MEMORY] = { "buffer_memory", IN_GLOBAL, KIND_SIZE,
 	    4 * KIB, 1024 * GIB, NULL, SIZE_EXPECTED },
+	[K_WORKERS] = { "workers", IN_GLOBAL, KIND_COUNT, 1, CONFIG_MAX_WORKERS,
+	    NULL, "a number of worker processes, 1 to 64" },
 	[K_LISTEN] = { "listen", IN_LISTENER, KIND_LISTEN, 0, 0, NULL,
 	    "the address to accept clients on: IPV4:PORT or [IPV6]:PORT" },
 	[K_BACKEND] = { "backend", IN_LISTENER, KIND_BACKEND, 0, 0, NULL,
@@ -1435,6 +1438,15 @@ resolve_global(struct parser *ps)
 	g->audit_buffer_bytes = number_or(sec, K_AUDIT_BUFFER_BYTES, MIB);
 	g->max_connections = number_or(sec, K_MAX_CONNECTIONS, 1024);
 	g->buffer_memory_bytes = number_or(sec, K_BUFFER_MEMORY, 256 * MIB);
+	g->workers = (unsigned)number_or(sec, K_WORKERS, 1);
+	if (g->workers > 1 && g->audit_log == NULL && good(sec, K_WORKERS))
+		error_key(ps, sec, K_WORKERS, "workers = %u needs audit_log to "
+		    "be a file: on standard output the workers' events could "
+		    "interleave", g->workers);
+	if (g->workers > g->max_connections && good(sec, K_WORKERS))
+		error_key(ps, sec, K_WORKERS, "workers = %u share max_connections "
+		    "= %llu: it must be at least the number of workers",
+		    g->workers, (unsigned long long)g->max_connections);
 }
 
 static bool
@@ -1529,22 +1541,36 @@ resolve_limits(struct parser *ps, struct listener_priv *lp)
 		    "can never be reached: the global max_connections is %llu",
 		    (unsigned long long)l->max_connections,
 		    (unsigned long long)g->max_connections);
+	if (good(sec, K_MAX_CONNECTIONS) && l->max_connections < g->workers)
+		error_key(ps, sec, K_MAX_CONNECTIONS, "max_connections %llu "
+		    "is shared by the %u workers: it must be at least that",
+		    (unsigned long long)l->max_connections, g->workers);
 	l->max_message_bytes = number_or(sec, K_MAX_MESSAGE_BYTES,
 	    PVM_DEFAULT_MAX_MESSAGE_BYTES);
-	if (l->max_message_bytes > g->buffer_memory_bytes &&
-	    !bad(sec, K_MAX_MESSAGE_BYTES) && !bad(gsec, K_BUFFER_MEMORY)) {
+	/* Each worker holds messages within its share of buffer_memory. */
+	if (l->max_message_bytes > g->buffer_memory_bytes / g->workers &&
+	    !bad(sec, K_MAX_MESSAGE_BYTES) && !bad(gsec, K_BUFFER_MEMORY) &&
+	    !bad(gsec, K_WORKERS)) {
 		format_size(l->max_message_bytes, a);
-		format_size(g->buffer_memory_bytes, b);
+		format_size(g->buffer_memory_bytes / g->workers, b);
 		if (good(sec, K_MAX_MESSAGE_BYTES))
 			error_key(ps, sec, K_MAX_MESSAGE_BYTES,
-			    "max_message_bytes %s is more than buffer_memory "
-			    "%s (the cap on all messages held at once), so no "
-			    "message that large could be held", a, b);
+			    "max_message_bytes %s is more than %s %s (the cap "
+			    "on all messages held at once), so no message that "
+			    "large could be held", a, g->workers > 1 ?
+			    "each worker's share of buffer_memory," :
+			    "buffer_memory", b);
 		else if (good(gsec, K_BUFFER_MEMORY))
-			error_key(ps, gsec, K_BUFFER_MEMORY, "buffer_memory %s "
-			    "is less than the max_message_bytes of listener "
-			    "'%s' (%s, the default), so no message that large "
-			    "could be held", b, l->name, a);
+			error_key(ps, gsec, K_BUFFER_MEMORY, "buffer_memory "
+			    "%s%s is less than the max_message_bytes of "
+			    "listener '%s' (%s, the default), so no message "
+			    "that large could be held", b, g->workers > 1 ?
+			    " a worker" : "", l->name, a);
+		else if (good(gsec, K_WORKERS))
+			error_key(ps, gsec, K_WORKERS, "workers = %u leaves each "
+			    "%s of buffer_memory, less than the max_message_bytes "
+			    "of listener '%s' (%s), so no message that large "
+			    "could be held", g->workers, b, l->name, a);
 	}
 	l->handshake_timeout_ms = number_or(sec, K_HANDSHAKE_TIMEOUT,
 	    10 * SECOND_MS);

@@ -84,7 +84,11 @@ struct config_global {
 	uint64_t max_connections;	/* over all listeners */
 	uint64_t buffer_memory_bytes;	/* cap on bytes held for messages
 					 * awaiting a verdict, all connections */
+	unsigned workers;		/* processes; the limits above are
+					 * shared out among them */
 };
+
+#define CONFIG_MAX_WORKERS 64
 
 /*
  * One [listener NAME] section, defaults resolved.  Strings are NUL

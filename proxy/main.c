@@ -30,6 +30,7 @@
 #include "tls.h"
 #include "pvm.h"
 #include "render.h"
+#include "workers.h"
 
 #define PICKLEWALL_VERSION "0.1.0"
 
@@ -681,11 +682,42 @@ print_config_diag(void *cookie, const struct config_diag *d)
 		    d->col, d->warning ? "warning" : "error", d->message);
 }
 
+/* ${cookie}: NULL, or the worker's number as text. */
 static void
 print_proxy_diag(void *cookie, const char *what, const char *message)
 {
-	(void)cookie;
-	fprintf(stderr, "picklewall: %s: %s\n", what, message);
+	if (cookie != NULL)
+		fprintf(stderr, "picklewall[worker %s]: %s: %s\n",
+		    (const char *)cookie, what, message);
+	else
+		fprintf(stderr, "picklewall: %s: %s\n", what, message);
+}
+
+static void
+print_workers_diag(const char *message)
+{
+	fprintf(stderr, "picklewall: workers: %s\n", message);
+}
+
+/* One worker of several (workers.h), in its own process. */
+static int
+run_worker(unsigned index, unsigned start, void *cookie)
+{
+	const struct proxy_worker w = { index, start };
+	struct config *cfg = cookie;
+	char name[16];
+	struct proxy *p;
+	int rc;
+
+	snprintf(name, sizeof(name), "%u", index);
+	if ((p = proxy_new(cfg, true, &w, print_proxy_diag, name)) == NULL) {
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	rc = proxy_run(p);
+	proxy_free(p);
+	config_free(cfg);
+	return rc == 0 ? EXIT_ALLOWED : EXIT_SOFTWARE;
 }
 
 /* --config FILE, or the embedded default when ${path} is NULL. */
@@ -712,7 +744,21 @@ cmd_daemon(const char *path)
 
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_CONFIG;
-	if ((p = proxy_new(cfg, true, print_proxy_diag, NULL)) == NULL) {
+	if (config_global(cfg)->workers > 1) {
+		/* Every file is checked once here, so that a mistake stops
+		 * the start rather than each worker. */
+		if ((p = proxy_new(cfg, false, NULL, print_proxy_diag, NULL)) ==
+		    NULL) {
+			config_free(cfg);
+			return EXIT_CONFIG;
+		}
+		proxy_free(p);
+		rc = workers_run(config_global(cfg)->workers, run_worker, cfg,
+		    print_workers_diag);
+		config_free(cfg);
+		return rc;
+	}
+	if ((p = proxy_new(cfg, true, NULL, print_proxy_diag, NULL)) == NULL) {
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
@@ -731,7 +777,7 @@ test_config(const char *path)
 
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_CONFIG;
-	if ((p = proxy_new(cfg, false, print_proxy_diag, NULL)) == NULL) {
+	if ((p = proxy_new(cfg, false, NULL, print_proxy_diag, NULL)) == NULL) {
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}

@@ -36,7 +36,9 @@ struct proxy {
 	struct listener *listeners;
 	size_t n_listeners;
 	uint64_t n_conns;
-	uint64_t next_conn_id;
+	uint64_t conn_seq;	/* connections accepted by this process */
+	uint64_t conn_id_base;	/* this start's ids begin above it */
+	unsigned worker, workers;	/* this process's index, and how many */
 	uint64_t buffered_bytes;
 	int audit_watched_fd;	/* -1: none */
 	bool hash_fd_watched;	/* the audit worker's descriptor */
@@ -346,6 +348,8 @@ bind_listener(struct proxy *p, struct listener *l)
 		    sizeof(one));
 	if (l->fd < 0 ||
 	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (p->workers > 1 && setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) < 0) ||
 	    bind(l->fd, (const struct sockaddr *)&l->cfg->listen_addr,
 	    l->cfg->listen_addr_len) < 0 || listen(l->fd, LISTEN_BACKLOG) < 0) {
 		diag(p, l->cfg->name, "listen on %s:%u: %s", l->cfg->listen_host,
@@ -353,6 +357,14 @@ bind_listener(struct proxy *p, struct listener *l)
 		return -1;
 	}
 	return 0;
+}
+
+/* This worker's part of a limit ${total} for all of them (config.c makes
+ * sure there is at least 1 each): never more than the total in all. */
+static uint64_t
+share(const struct proxy *p, uint64_t total)
+{
+	return total / p->workers;
 }
 
 static void
@@ -402,16 +414,20 @@ on_accept(void *cookie, uint32_t events)
 				    strerror(errno));
 			return;
 		}
-		if (p->n_conns >= config_global(p->cfg)->max_connections ||
-		    l->n_conns >= l->cfg->max_connections) {
+		if (p->n_conns >= share(p,
+		    config_global(p->cfg)->max_connections) ||
+		    l->n_conns >= share(p, l->cfg->max_connections)) {
 			refuse(l, fd, &peer, "connection refused: "
 			    "max_connections reached");
 			continue;
 		}
 		p->n_conns++;
 		l->n_conns++;
+		/* Unique over the workers: worker w numbers w+1, w+1+n, ...
+		 * above the base of its start. */
 		if (conn_start(&l->env, fd, (struct sockaddr *)&peer, len,
-		    ++p->next_conn_id) < 0) {
+		    p->conn_id_base + p->conn_seq++ * p->workers + p->worker +
+		    1) < 0) {
 			/* conn_start closed it; on_closed was not called. */
 			p->n_conns--;
 			l->n_conns--;
@@ -506,8 +522,8 @@ start_hashing(struct proxy *p)
  * goes to ${diag}.  Returns the proxy, or NULL if anything failed.
  */
 struct proxy *
-proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
-    void *cookie)
+proxy_new(const struct config *cfg, bool bind_sockets,
+    const struct proxy_worker *worker, proxy_diag_fn *diag_fn, void *cookie)
 {
 	const struct config_global *g = config_global(cfg);
 	struct listener_files files;
@@ -519,6 +535,15 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->cfg = cfg;
+	p->workers = g->workers > 0 ? g->workers : 1;
+	if (worker != NULL) {
+		p->worker = worker->index < p->workers ? worker->index : 0;
+		/* 2^36 ids per start (a worker that takes 68 billion
+		 * connections runs into the next restart's), and ids stay
+		 * below 2^53, exact in any JSON reader, for 131071
+		 * restarts. */
+		p->conn_id_base = (uint64_t)worker->start << 36;
+	}
 	p->audit_watched_fd = -1;
 	p->diag = diag_fn;
 	p->cookie = cookie;
@@ -552,7 +577,7 @@ proxy_new(const struct config *cfg, bool bind_sockets, proxy_diag_fn *diag_fn,
 		l->env.audit = p->audit;
 		l->env.listener = l->cfg;
 		l->env.buffered_bytes = &p->buffered_bytes;
-		l->env.buffer_cap_bytes = g->buffer_memory_bytes;
+		l->env.buffer_cap_bytes = share(p, g->buffer_memory_bytes);
 		l->env.on_closed = on_conn_closed;
 		l->env.cookie = l;
 		/* Each step reports its own problems: run them all. */

@@ -21,16 +21,28 @@ struct proxy;
 typedef void proxy_diag_fn(void *cookie, const char *what,
     const char *message);
 
+/* Which process this is when the configuration has workers > 1. */
+struct proxy_worker {
+	unsigned index;		/* 0 .. workers - 1 */
+	unsigned start;		/* 0, or which restart this is (workers.h):
+				 * connection ids stay unique across
+				 * restarts */
+};
+
 /**
- * proxy_new(cfg, bind_sockets, diag, cookie):
+ * proxy_new(cfg, bind_sockets, worker, diag, cookie):
  * Prepare every listener of ${cfg} (which must outlive the proxy): load
  * its rule file, build and check its TLS contexts (files readable, key
  * matching certificate, CRL parseable), resolve its backend, and, if
- * ${bind_sockets}, open the audit log and bind its socket.  Every problem
- * goes to ${diag}.  Returns the proxy, or NULL if anything failed.
+ * ${bind_sockets}, open the audit log and bind its socket.  ${worker} is
+ * NULL in the only process; with the configuration's workers > 1 it says
+ * which one this is: its sockets are bound with SO_REUSEPORT, it takes its
+ * share of the connection and memory limits and numbers its connections
+ * apart from every other start's.  Every problem goes to ${diag}.  Returns
+ * the proxy, or NULL if anything failed.
  */
 struct proxy *proxy_new(const struct config *cfg, bool bind_sockets,
-    proxy_diag_fn *diag, void *cookie);
+    const struct proxy_worker *worker, proxy_diag_fn *diag, void *cookie);
 
 /**
  * proxy_run(p):

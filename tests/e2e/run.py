@@ -2238,6 +2238,90 @@ def test_reload_takes_up_new_certificates_and_crls(t):
             "the CRL in force stays after a failed reload")
 
 
+def _children(pid):
+    """The PIDs of the live processes whose parent is ${pid}."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(d))
+    return sorted(kids)
+
+
+def test_workers_share_connections_and_signals(t):
+    """workers = 2: both processes serve connections (ids apart), a
+    reload reaches both, a killed worker is started again, and SIGTERM
+    stops them all with every audit line whole."""
+    be = t.backend("logging")
+    pw = t.picklewall([("logging", t.tls_listener(be, "len32",
+                                                  "logging.rules"))],
+                      global_opts={"workers": 2, "max_connections": 100})
+    port = pw.port("logging")
+    t.require(wait_until(lambda: len(_children(pw.proc.pid)) == 2,
+                         START_TIMEOUT), "two worker processes run")
+    first = _children(pw.proc.pid)
+
+    def serve(n, tag):
+        socks, recs = [], []
+        for i in range(n):
+            s = t.tls_connect(port)
+            rec = log_record_bytes("%s %d" % (tag, i))
+            s.sendall(rec)
+            socks.append(s)
+            recs.append(rec)
+        return socks, recs
+
+    socks, recs = serve(24, "first")
+    got = be.wait_events("record", 24)
+    t.check(len(got) == 24, "all 24 records arrived (%d)" % len(got))
+    opens = [e for e in pw.audit() if e.get("event") == "conn_open"]
+    ids = [e.get("conn_id") for e in opens]
+    t.check(len(ids) == 24 and len(set(ids)) == 24,
+            "24 distinct conn_ids (%s)" % ids)
+    t.check({i % 2 for i in ids} == {0, 1},
+            "both workers took connections (ids %s)" % sorted(ids))
+
+    pw.proc.send_signal(signal.SIGUSR2)
+    t.check(wait_until(lambda: len([
+        e for e in pw.audit() if e.get("event") == "reload"]) == 2,
+        ARRIVE_TIMEOUT), "SIGUSR2 reached both workers (two reload events)")
+
+    # A worker that dies is started again; its connections are gone,
+    # the other worker's go on.
+    victim = first[0]
+    os.kill(victim, signal.SIGKILL)
+    t.check(wait_until(lambda: len(_children(pw.proc.pid)) == 2 and
+                       victim not in _children(pw.proc.pid),
+                       START_TIMEOUT), "the killed worker was replaced")
+    t.check(wait_until(lambda: "was killed by signal 9" in pw.stderr(),
+                       ARRIVE_TIMEOUT),
+            "stderr says a worker was killed (%r)" % pw.stderr()[-300:])
+    t.require(wait_until(lambda: listening(port), START_TIMEOUT),
+              "the port still accepts")
+    for s in socks:
+        s.close()
+    socks2, recs2 = serve(10, "after")
+    t.check(len(be.wait_events("record", 34)) == 34,
+            "the 10 connections after the restart were served")
+    ids = [e.get("conn_id") for e in pw.audit()
+           if e.get("event") == "conn_open"]
+    t.check(len(ids) == 34 and len(set(ids)) == 34,
+            "conn_ids stay unique across the restart (%s)" % sorted(ids))
+    for s in socks2:
+        s.close()
+    problems = pw.stop()
+    t.check(not problems, "SIGTERM stopped every worker cleanly: %s" %
+            problems)
+    t.check(_children(pw.proc.pid) == [],
+            "no worker is left behind")
+
+
 # ======================================================================
 # main
 # ======================================================================
@@ -2267,6 +2351,7 @@ TESTS = [
     test_config_check_good_and_broken,
     test_reload_rules_reach_live_connections,
     test_reload_takes_up_new_certificates_and_crls,
+    test_workers_share_connections_and_signals,
 ]
 
 

@@ -323,6 +323,40 @@ START_TEST(count_takes_decimal_digits_only)
 }
 END_TEST
 
+START_TEST(workers_share_the_limits_and_need_an_audit_file)
+{
+	struct diags ds;
+	struct config *cfg;
+
+	cfg = load("[global]\naudit_log = /tmp/a.jsonl\nworkers = 4\n"
+	    LISTENER, &ds);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(config_global(cfg)->workers, 4);
+	config_free(cfg);
+	cfg = load(LISTENER, &ds);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(config_global(cfg)->workers, 1);
+	config_free(cfg);
+	/* Several writers on one pipe could cut each other's lines. */
+	assert_error("[global]\nworkers = 2\n" LISTENER, 2, 1,
+	    "workers = 2 needs audit_log to be a file");
+	assert_error("[global]\naudit_log = /tmp/a.jsonl\n"
+	    "max_connections = 3\nworkers = 4\n" LISTENER, 4, 1,
+	    "it must be at least the number of workers");
+	assert_error("[global]\naudit_log = /tmp/a.jsonl\nworkers = 4\n"
+	    LISTENER "max_connections = 3\n", 9, 1,
+	    "is shared by the 4 workers");
+	assert_error("[global]\naudit_log = /tmp/a.jsonl\nworkers = 65\n"
+	    LISTENER, 3, 11, "workers must be between 1 and 64");
+	/* Each worker holds messages within its share of buffer_memory. */
+	assert_error("[global]\naudit_log = /tmp/a.jsonl\nworkers = 8\n"
+	    LISTENER, 3, 1, "workers = 8 leaves each 32M of buffer_memory");
+	assert_error("[global]\naudit_log = /tmp/a.jsonl\nworkers = 4\n"
+	    LISTENER "max_message_bytes = 65M\n", 9, 1,
+	    "more than each worker's share of buffer_memory, 64M");
+}
+END_TEST
+
 START_TEST(scalar_key_refuses_a_list)
 {
 	assert_error(LISTENER "rules = a.rules, b.rules\n", 6, 18,
@@ -630,7 +664,7 @@ END_TEST
 
 START_TEST(unknown_key_far_from_any_is_just_unknown)
 {
-	assert_error(LISTENER "  workers = 4\n", 6, 3, "unknown key 'workers'");
+	assert_error(LISTENER "  threads = 4\n", 6, 3, "unknown key 'threads'");
 }
 END_TEST
 
@@ -698,13 +732,13 @@ END_TEST
 START_TEST(keys_after_a_bad_header_are_only_checked_for_typos)
 {
 	struct diags ds;
-	struct config *cfg = load("[lisener t]\nworkers = 4\nlisten = x\n"
+	struct config *cfg = load("[lisener t]\nthreads = 4\nlisten = x\n"
 	    LISTENER, &ds);
 
 	ck_assert_ptr_null(cfg);
 	ck_assert_uint_eq(ds.n_errors, 2);
 	assert_diag(&ds, 0, false, 1, 1, "unknown section '[lisener]'");
-	assert_diag(&ds, 1, false, 2, 1, "unknown key 'workers'");
+	assert_diag(&ds, 1, false, 2, 1, "unknown key 'threads'");
 }
 END_TEST
 
@@ -1608,6 +1642,7 @@ config_suite(void)
 	tcase_add_test(tc, embedded_default_is_the_make_run_demo);
 	tcase_add_test(tc, missing_file_is_reported_without_a_line);
 	tcase_add_test(tc, file_errors_name_the_file_and_its_paths);
+	tcase_add_test(tc, workers_share_the_limits_and_need_an_audit_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -272,38 +272,70 @@ def wait_listening(p, port, what, errfile):
     raise SystemExit("%s did not start (exit %s):\n%s" % (what, p.poll(), err))
 
 
+def family(pid):
+    """pid and its child processes (picklewall's workers, if any)."""
+    pids = [pid]
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(d))
+    return pids
+
+
 def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for %d" % pid)
+    """VmRSS of pid and its children, in KiB."""
+    total = 0
+    for p in family(pid):
+        with open("/proc/%d/status" % p) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+            else:
+                raise RuntimeError("no VmRSS for %d" % p)
+    return total
 
 
 def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+    return sum(len(os.listdir("/proc/%d/fd" % p)) for p in family(pid))
 
 
 def cpu_ns(pid):
-    """CPU time of every thread of pid, in ns (schedstat)."""
+    """CPU time of every thread of pid and its children, in ns
+    (schedstat)."""
     total = 0
-    base = "/proc/%d/task" % pid
-    for t in os.listdir(base):
+    for p in family(pid):
+        base = "/proc/%d/task" % p
         try:
-            with open("%s/%s/schedstat" % (base, t)) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
+            tasks = os.listdir(base)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("%s/%s/schedstat" % (base, t)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
     return total
 
 
 def main_thread_cpu_ns(pid):
-    """CPU time of pid's main thread (picklewall's event loop), in ns."""
-    try:
-        with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
+    """CPU time of the main thread of pid and of each child (picklewall's
+    event loops: one, or one per worker), in ns."""
+    total = 0
+    for p in family(pid):
+        try:
+            with open("/proc/%d/task/%d/schedstat" % (p, p)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def loadavg():
@@ -405,8 +437,10 @@ class Env:
                 "# written by bench/proxy_bench.py",
                 "[global]",
                 "audit_log = %s" % q(audit),
-                "max_connections = 4096",
-                "",
+                "max_connections = 4096"]
+                + (["workers = %d" % self.args.workers]
+                   if self.args.workers > 1 else [])
+                + ["",
                 "[listener bench]",
                 "listen = 127.0.0.1:%d" % port,
                 "backend = tcp://127.0.0.1:%d" % self.backend_port,
@@ -978,8 +1012,9 @@ def table(S, meta):
       "backend: Python" % (meta["picklewall_threads"],
                            meta["haproxy_threads"],
                            meta["haproxy_nbthread"]))
-    w("  picklewall: framing %s, %s, message_hash %s" % (
-        meta["framing"], meta["rules"], meta.get("message_hash", "all")))
+    w("  picklewall: framing %s, %s, message_hash %s, workers %s" % (
+        meta["framing"], meta["rules"], meta.get("message_hash", "all"),
+        meta.get("workers", 1)))
     w("  medians of %d repeats; MB = 10^6 B; added = path - direct (same "
       "percentile)" % meta["repeats"])
     w("")
@@ -1122,6 +1157,10 @@ def main():
     ap.add_argument("--message-hash", choices=("all", "denied", "none"),
                     default=None,
                     help="picklewall's message_hash (default: its own, all)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="picklewall's workers (default 1: one process); "
+                    "its CPU, memory and descriptors are then summed over "
+                    "the parent and the workers")
     ap.add_argument("--procs", type=int, default=4,
                     help="client processes for the multi-process run")
     ap.add_argument("--idle-conns", type=int, default=500)
@@ -1171,6 +1210,7 @@ def main():
         "plan": PLAN, "multi_msgs_per_proc": MULTI_MSGS,
         "rules": "rules/logging.rules", "framing": "len32",
         "message_hash": args.message_hash or "all (default)",
+        "workers": args.workers,
     }
     try:
         log("SHA-256 per message (%s)..." % args.sha256_cost)

@@ -74,8 +74,16 @@ start(struct supervisor *s, unsigned i, unsigned start_no)
 		return -1;
 	}
 	if (pid == 0) {
-		/* The worker handles its signals in its own event loop. */
-		(void)sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+		/* The signals passed on stay blocked until the worker's event
+		 * loop takes them (signalfd): one that comes while the worker
+		 * is still starting waits instead of killing it. */
+		sigset_t mask = s->old_mask;
+
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGHUP);
+		sigaddset(&mask, SIGUSR2);
+		(void)sigprocmask(SIG_SETMASK, &mask, NULL);
 		exit(s->fn(i, start_no, s->cookie));
 	}
 	s->pids[i] = pid;

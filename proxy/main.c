@@ -699,18 +699,16 @@ print_workers_diag(const char *message)
 	fprintf(stderr, "picklewall: workers: %s\n", message);
 }
 
-/* One worker of several (workers.h), in its own process. */
+/* Serve with ${cfg} as ${worker} (NULL: the only process) until SIGTERM or
+ * SIGINT, then release ${cfg}; returns the exit status. */
 static int
-run_worker(unsigned index, unsigned start, void *cookie)
+serve(struct config *cfg, const struct proxy_worker *worker, void *cookie)
 {
-	const struct proxy_worker w = { index, start };
-	struct config *cfg = cookie;
-	char name[16];
 	struct proxy *p;
 	int rc;
 
-	snprintf(name, sizeof(name), "%u", index);
-	if ((p = proxy_new(cfg, true, &w, print_proxy_diag, name)) == NULL) {
+	if ((p = proxy_new(cfg, true, worker, print_proxy_diag, cookie)) ==
+	    NULL) {
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
@@ -718,6 +716,17 @@ run_worker(unsigned index, unsigned start, void *cookie)
 	proxy_free(p);
 	config_free(cfg);
 	return rc == 0 ? EXIT_ALLOWED : EXIT_SOFTWARE;
+}
+
+/* One worker of several (workers.h), in its own process. */
+static int
+run_worker(unsigned index, unsigned start, void *cookie)
+{
+	const struct proxy_worker w = { index, start };
+	char name[16];
+
+	snprintf(name, sizeof(name), "%u", index);
+	return serve(cookie, &w, name);
 }
 
 /* --config FILE, or the embedded default when ${path} is NULL. */
@@ -758,14 +767,7 @@ cmd_daemon(const char *path)
 		config_free(cfg);
 		return rc;
 	}
-	if ((p = proxy_new(cfg, true, NULL, print_proxy_diag, NULL)) == NULL) {
-		config_free(cfg);
-		return EXIT_CONFIG;
-	}
-	rc = proxy_run(p);
-	proxy_free(p);
-	config_free(cfg);
-	return rc == 0 ? EXIT_ALLOWED : EXIT_SOFTWARE;
+	return serve(cfg, NULL, NULL);
 }
 
 /* picklewall -t --config FILE: everything but binding. */

@@ -62,6 +62,10 @@ text_put(struct text *t, const char *s, size_t n)
 		}
 		if ((nb = realloc(t->buf, new_cap)) == NULL)
 			return -1;
+		/* Defined bytes past the text too: pcre2's JIT reads whole
+		 * vectors beyond a subject's end (valgrind would say it
+		 * depends on uninitialised memory; the match does not). */
+		memset(nb + t->cap, 0, new_cap - t->cap);
 		t->buf = nb;
 		t->cap = new_cap;
 	}

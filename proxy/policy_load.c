@@ -944,8 +944,9 @@ shadows(const struct rule *a, const struct rule *b)
 		return b->exact != NULL && a->exact_len == b->exact_len &&
 		    memcmp(a->exact, b->exact, a->exact_len) == 0;
 	if (b->exact != NULL) {
-		/* The pattern sees module.qualname. */
-		char subject[1024];
+		/* The pattern sees module.qualname.  Zeroed past it too: the
+		 * JIT's vector loads read beyond the subject's end. */
+		char subject[1024] = { 0 };
 		pcre2_match_data *md;
 		int rc;
 

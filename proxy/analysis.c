@@ -951,6 +951,7 @@ analysis_new(const struct analysis_config *config)
 {
 	struct analysis *a;
 	struct pvm_limits limits;
+	struct pw_error err;
 	uint64_t per_model;
 	size_t k;
 
@@ -982,17 +983,11 @@ analysis_new(const struct analysis_config *config)
 		if (a->models[k] == NULL)
 			goto err2;
 	}
-	a->policy = config->policy;
-	if (a->policy == NULL &&
-	    (a->policy = a->own_policy = policy_builtin()) == NULL)
+	/* Between messages from the start (calloc: AS_BETWEEN). */
+	if (analysis_set_policy(a, config->policy, &err) < 0)
 		goto err2;
-	if ((a->eval = policy_eval_new(a->policy)) == NULL)
-		goto err2;
-	for (k = 0; k < a->n_models; k++) {
-		pvm_set_extensions(a->models[k], policy_ext_lookup,
-		    (void *)(uintptr_t)a->policy);
+	for (k = 0; k < a->n_models; k++)
 		pvm_set_resume(a->models[k], config->resume_after_error);
-	}
 
 	/* The findings are copies of what the models hold, plus one policy
 	 * reason each: bound them by twice the models' own memory bound
@@ -1047,7 +1042,6 @@ analysis_set_policy(struct analysis *a, const struct policy *policy,
 	a->eval = eval;
 	a->own_policy = builtin;
 	a->policy = policy;
-	a->config.policy = builtin != NULL ? NULL : policy;
 	/* The EXT registry is the rule file's too. */
 	for (k = 0; k < a->n_models; k++)
 		pvm_set_extensions(a->models[k], policy_ext_lookup,

@@ -259,7 +259,6 @@ use_files(struct proxy *p, struct listener *l, struct listener_files *f)
 	l->env.analysis.frame.max_message_bytes =
 	    l->env.analysis.limits.max_message_bytes;
 	l->env.analysis.memo = l->cfg->memo;
-	l->env.analysis.policy = f->policy;
 	l->env.analysis.resume_after_error = l->cfg->resume_after_error;
 	memset(f, 0, sizeof(*f));
 	note_raw_resume(p, l);
